@@ -1,0 +1,15 @@
+//! Sources and sinks: everything that touches storage. Opening object stores (local disk, S3, Azure
+//! Blob, GCS) from URLs and spec options, listing and reading files (JSONL, Parquet, CSV, text; gzip and
+//! zstd streamed), writing Parquet and JSONL sink files, and the epoch commit protocol (staging names,
+//! manifests, checkpoints) that makes a run exactly-once. No query planning lives here.
+
+pub mod commit;
+mod error;
+pub mod listing;
+pub mod reject;
+pub mod sink;
+pub mod source;
+pub mod store;
+
+pub use error::ConnectorError;
+pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;

@@ -1,0 +1,240 @@
+//! Sink files: Parquet and JSONL writers that stage files under `_staging/epoch-N/` with deterministic
+//! names, roll at a target size, split hive-style by `partition_by`, and hash what they write so the
+//! epoch manifest can list checksums. Publishing is in [`crate::commit`].
+
+mod jsonl;
+mod parquet;
+
+pub use jsonl::{JsonlFile, LineCompression};
+
+use crate::store::Location;
+use crate::{ConnectorError, Result};
+use arrow::array::{Array, RecordBatch, UInt32Array};
+use arrow::datatypes::SchemaRef;
+use millrace_spec::{SinkKind, SinkSpec};
+use object_store::path::Path;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A sink as the engine uses it: resolved location and writer settings.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    pub name: String,
+    pub kind: SinkKind,
+    pub base: Location,
+    pub compression: String,
+    pub target_file_size: u64,
+    pub partition_by: Vec<String>,
+    pub row_group_rows: usize,
+}
+
+impl SinkConfig {
+    pub fn from_spec(spec: &SinkSpec, index: usize, base: Location) -> Self {
+        let (kind, _) = spec.target();
+        let default_comp = match kind {
+            SinkKind::Parquet => "zstd",
+            SinkKind::Jsonl => "none",
+        };
+        SinkConfig {
+            name: spec.display_name(index),
+            kind,
+            base,
+            compression: spec.compression.as_ref().map(|c| c.value.clone()).unwrap_or_else(|| default_comp.into()),
+            target_file_size: spec.target_file_size.map(|b| b.0).unwrap_or(256 << 20),
+            partition_by: spec.partition_by.clone(),
+            row_group_rows: spec.row_group_rows.unwrap_or(64 * 1024),
+        }
+    }
+
+    pub fn extension(&self) -> &'static str {
+        match (self.kind, self.compression.as_str()) {
+            (SinkKind::Parquet, _) => "parquet",
+            (SinkKind::Jsonl, "zstd") => "jsonl.zst",
+            (SinkKind::Jsonl, "gzip") => "jsonl.gz",
+            (SinkKind::Jsonl, _) => "jsonl",
+        }
+    }
+}
+
+/// A file written to staging, waiting for its epoch to commit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StagedFile {
+    /// Path relative to the sink root where it is published.
+    pub path: String,
+    #[serde(skip)]
+    pub staging: Option<Path>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+pub fn staging_dir(epoch: u64) -> String {
+    format!("_staging/epoch-{epoch:06}")
+}
+
+pub fn file_name(epoch: u64, partition: usize, seq: usize, ext: &str) -> String {
+    format!("part-{epoch:06}-{partition:03}-{seq:04}.{ext}")
+}
+
+/// Writes one output partition of one epoch to one sink.
+pub struct PartitionWriter {
+    cfg: Arc<SinkConfig>,
+    epoch: u64,
+    partition: usize,
+    seq: usize,
+    open: BTreeMap<String, OpenFile>,
+    done: Vec<StagedFile>,
+    /// Schema of written rows (partition columns removed).
+    data_schema: Option<SchemaRef>,
+}
+
+enum OpenFile {
+    Parquet(parquet::ParquetFile),
+    Jsonl(JsonlFile),
+}
+
+impl OpenFile {
+    fn bytes(&self) -> u64 {
+        match self {
+            OpenFile::Parquet(f) => f.bytes(),
+            OpenFile::Jsonl(f) => f.bytes,
+        }
+    }
+}
+
+impl PartitionWriter {
+    pub fn new(cfg: Arc<SinkConfig>, epoch: u64, partition: usize) -> Self {
+        Self { cfg, epoch, partition, seq: 0, open: BTreeMap::new(), done: Vec::new(), data_schema: None }
+    }
+
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.cfg.partition_by.is_empty() {
+            return self.write_to("", batch.clone()).await;
+        }
+        for (dir, part) in split_by_keys(batch, &self.cfg.partition_by).map_err(|m| self.err(m))? {
+            self.write_to(&dir, part).await?;
+        }
+        Ok(())
+    }
+
+    fn err(&self, m: impl std::fmt::Display) -> ConnectorError {
+        ConnectorError::write(&self.cfg.base.url(), m)
+    }
+
+    async fn write_to(&mut self, dir: &str, batch: RecordBatch) -> Result<()> {
+        if !self.open.contains_key(dir) {
+            let f = self.new_file(dir, batch.schema()).await?;
+            self.open.insert(dir.to_string(), f);
+        }
+        let Some(f) = self.open.get_mut(dir) else { return Ok(()) };
+        match f {
+            OpenFile::Parquet(p) => p.write(&batch).await?,
+            OpenFile::Jsonl(j) => {
+                let mut w = arrow::json::LineDelimitedWriter::new(Vec::with_capacity(1 << 16));
+                w.write(&batch).map_err(|e| ConnectorError::write(&j.url, e))?;
+                w.finish().map_err(|e| ConnectorError::write(&j.url, e))?;
+                j.write_lines(&w.into_inner(), batch.num_rows() as u64).await?;
+            }
+        }
+        if f.bytes() >= self.cfg.target_file_size {
+            if let Some(f) = self.open.remove(dir) {
+                let staged = close(f).await?;
+                self.done.push(staged);
+            }
+        }
+        Ok(())
+    }
+
+    async fn new_file(&mut self, dir: &str, schema: SchemaRef) -> Result<OpenFile> {
+        let name = file_name(self.epoch, self.partition, self.seq, self.cfg.extension());
+        self.seq += 1;
+        let rel = if dir.is_empty() { name } else { format!("{dir}/{name}") };
+        let staging = self.cfg.base.child(&format!("{}/{}", staging_dir(self.epoch), rel));
+        self.data_schema.get_or_insert(schema.clone());
+        Ok(match self.cfg.kind {
+            SinkKind::Parquet => OpenFile::Parquet(parquet::ParquetFile::create(&self.cfg, staging, rel, schema)?),
+            SinkKind::Jsonl => {
+                let comp = LineCompression::parse(&self.cfg.compression);
+                OpenFile::Jsonl(JsonlFile::create(staging, rel, comp)?)
+            }
+        })
+    }
+
+    /// Closes open files; returns everything this partition staged.
+    pub async fn finish(mut self) -> Result<Vec<StagedFile>> {
+        let open = std::mem::take(&mut self.open);
+        for (_, f) in open {
+            let staged = close(f).await?;
+            self.done.push(staged);
+        }
+        Ok(self.done)
+    }
+}
+
+async fn close(f: OpenFile) -> Result<StagedFile> {
+    match f {
+        OpenFile::Parquet(p) => p.close().await,
+        OpenFile::Jsonl(j) => j.close().await,
+    }
+}
+
+/// Groups rows by the values of `keys`; returns (`k1=v1/k2=v2`, rows without the key columns).
+fn split_by_keys(batch: &RecordBatch, keys: &[String]) -> std::result::Result<Vec<(String, RecordBatch)>, String> {
+    let schema = batch.schema();
+    let mut key_cols = Vec::new();
+    for k in keys {
+        let idx = schema.index_of(k).map_err(|_| format!("partition column `{k}` is not in the output"))?;
+        let c = arrow::compute::cast(batch.column(idx), &arrow::datatypes::DataType::Utf8).map_err(|e| e.to_string())?;
+        key_cols.push((k.clone(), idx, c));
+    }
+    let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for row in 0..batch.num_rows() {
+        let mut dir = String::new();
+        for (name, _, col) in &key_cols {
+            let s = col.as_any().downcast_ref::<arrow::array::StringArray>();
+            let v = match s {
+                Some(s) if s.is_valid(row) => escape_partition_value(s.value(row)),
+                _ => "__HIVE_DEFAULT_PARTITION__".to_string(),
+            };
+            if !dir.is_empty() {
+                dir.push('/');
+            }
+            dir.push_str(&format!("{name}={v}"));
+        }
+        groups.entry(dir).or_default().push(row as u32);
+    }
+    let drop: Vec<usize> = key_cols.iter().map(|k| k.1).collect();
+    let keep: Vec<usize> = (0..schema.fields().len()).filter(|i| !drop.contains(i)).collect();
+    let projected = batch.project(&keep).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (dir, rows) in groups {
+        let idx = UInt32Array::from(rows);
+        let cols = projected
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::take(c.as_ref(), &idx, None))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        out.push((dir, RecordBatch::try_new(projected.schema(), cols).map_err(|e| e.to_string())?));
+    }
+    Ok(out)
+}
+
+/// Hive-style escaping: the characters that would break a path segment become `%XX`.
+fn escape_partition_value(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        if c.is_control() || "/\\:=%#?*\"'<>|{}[]^".contains(c) {
+            for b in c.to_string().bytes() {
+                s.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            s.push(c);
+        }
+    }
+    if s.is_empty() { "__HIVE_DEFAULT_PARTITION__".into() } else { s }
+}

@@ -1,0 +1,292 @@
+//! JSON Lines: each line is checked without allocating (UTF-8, an object, a string text field), good
+//! lines are decoded in bulk by arrow-json's tape decoder, and bad ones are rejected with line/offset.
+
+use super::{UnitCtx, fill_ids};
+use crate::listing::InputFile;
+use crate::store::Location;
+use crate::{ConnectorError, Result};
+use arrow::datatypes::Schema;
+use arrow::json::ReaderBuilder;
+use arrow::record_batch::RecordBatch;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+use tokio::io::AsyncBufReadExt;
+
+const SAMPLE_LINES: usize = 1000;
+
+pub(super) async fn infer(loc: &Location, file: &InputFile, opts: &super::ReadOptions) -> Result<Schema> {
+    let metrics = std::sync::Arc::new(super::SourceMetrics::default());
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let (rtx, _rrx) = crate::reject::RejectSender::detached();
+    let unit = super::WorkUnit { file: file.clone(), range: None };
+    let schema = std::sync::Arc::new(Schema::empty());
+    let ctx = UnitCtx { unit: &unit, opts, schema: &schema, tx: &tx, rejects: &rtx, metrics: &metrics, loc };
+    let mut r = ctx.open(0).await?;
+    let mut values = Vec::new();
+    let mut line = Vec::new();
+    let mut seen = 0;
+    while values.len() < SAMPLE_LINES && seen < SAMPLE_LINES * 10 {
+        line.clear();
+        let n = r.read_until(b'\n', &mut line).await.map_err(|e| ConnectorError::read(&file.url, e))?;
+        if n == 0 {
+            break;
+        }
+        seen += 1;
+        if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_slice::<serde_json::Value>(&line) {
+            values.push(v);
+        }
+    }
+    arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
+        .map_err(|e| ConnectorError::Schema { url: file.url.clone(), message: e.to_string() })
+}
+
+struct Pending {
+    buf: Vec<u8>,
+    /// (line number if known, byte offset) of each buffered record.
+    pos: Vec<(Option<u64>, u64)>,
+}
+
+pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
+    let (start, end) = ctx.unit.range.unwrap_or((0, u64::MAX));
+    let whole = ctx.unit.range.is_none();
+    let open_at = start.saturating_sub(1);
+    let mut r = ctx.open(open_at).await?;
+    let mut pos = open_at;
+    let mut line = Vec::with_capacity(64 << 10);
+    if start > 0 {
+        // The line that straddles `start` belongs to the previous range; reading from `start - 1`
+        // makes a line that begins exactly at `start` ours.
+        let n = r.read_until(b'\n', &mut line).await.map_err(|e| ConnectorError::read(ctx.url(), e))?;
+        pos += n as u64;
+    }
+    let mut line_no = 0u64;
+    let mut p = Pending { buf: Vec::with_capacity(ctx.opts.batch_bytes.min(64 << 20)), pos: Vec::new() };
+    while pos < end {
+        line.clear();
+        let n = r.read_until(b'\n', &mut line).await.map_err(|e| ConnectorError::read(ctx.url(), format!("at byte {pos}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        let offset = pos;
+        pos += n as u64;
+        line_no += 1;
+        let ln = whole.then_some(line_no);
+        let mut rec: &[u8] = &line;
+        while let [rest @ .., b'\n' | b'\r'] = rec {
+            rec = rest;
+        }
+        if rec.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if let Err(e) = std::str::from_utf8(rec) {
+            ctx.reject(ln, Some(offset), format!("invalid_utf8: {e}"), String::from_utf8_lossy(rec).into_owned()).await;
+            continue;
+        }
+        if let Err(reason) = probe(rec, &ctx.opts.text_field) {
+            ctx.reject(ln, Some(offset), reason, String::from_utf8_lossy(rec).into_owned()).await;
+            continue;
+        }
+        p.buf.extend_from_slice(rec);
+        p.buf.push(b'\n');
+        p.pos.push((ln, offset));
+        if p.pos.len() >= ctx.opts.batch_rows || p.buf.len() >= ctx.opts.batch_bytes {
+            if !flush(ctx, &mut p).await? {
+                return Ok(());
+            }
+        }
+    }
+    flush(ctx, &mut p).await?;
+    Ok(())
+}
+
+/// Decodes the buffered lines; if the batch fails (a value of the wrong type for the run's schema),
+/// decodes line by line so that only the offending records are rejected.
+async fn flush(ctx: &UnitCtx<'_>, p: &mut Pending) -> Result<bool> {
+    if p.pos.is_empty() {
+        return Ok(true);
+    }
+    let positions = std::mem::take(&mut p.pos);
+    let buf = std::mem::take(&mut p.buf);
+    let batch = match decode(ctx, &buf, positions.len()) {
+        Ok(b) => with_ids(ctx, b, &positions)?,
+        Err(_) => {
+            let mut good = Vec::new();
+            let mut good_pos = Vec::new();
+            for (rec, pos) in buf.split(|b| *b == b'\n').zip(positions.iter()) {
+                match decode(ctx, rec, 1) {
+                    Ok(b) => {
+                        good.push(b);
+                        good_pos.push(*pos);
+                    }
+                    Err(e) => {
+                        ctx.reject(pos.0, Some(pos.1), format!("schema_mismatch: {e}"), String::from_utf8_lossy(rec).into_owned())
+                            .await
+                    }
+                }
+            }
+            let b = arrow::compute::concat_batches(ctx.schema, &good).map_err(|e| ConnectorError::read(ctx.url(), e))?;
+            with_ids(ctx, b, &good_pos)?
+        }
+    };
+    p.buf = buf;
+    p.buf.clear();
+    if batch.num_rows() == 0 {
+        return Ok(true);
+    }
+    Ok(ctx.emit(batch).await)
+}
+
+fn with_ids(ctx: &UnitCtx<'_>, b: RecordBatch, pos: &[(Option<u64>, u64)]) -> Result<RecordBatch> {
+    let id_idx = 0;
+    fill_ids(b, id_idx, |i| ctx.generated_id(pos.get(i).map(|p| p.1).unwrap_or(0)))
+}
+
+fn decode(ctx: &UnitCtx<'_>, buf: &[u8], rows: usize) -> std::result::Result<RecordBatch, String> {
+    let mut d = ReaderBuilder::new(ctx.schema.clone())
+        .with_coerce_primitive(true)
+        .with_batch_size(rows.max(1))
+        .build_decoder()
+        .map_err(|e| e.to_string())?;
+    let mut off = 0;
+    let mut out = Vec::new();
+    while off < buf.len() {
+        let n = d.decode(&buf[off..]).map_err(|e| e.to_string())?;
+        if n == 0 {
+            match d.flush().map_err(|e| e.to_string())? {
+                Some(b) => out.push(b),
+                None => break,
+            }
+        }
+        off += n;
+    }
+    if let Some(b) = d.flush().map_err(|e| e.to_string())? {
+        out.push(b);
+    }
+    arrow::compute::concat_batches(ctx.schema, &out).map_err(|e| e.to_string())
+}
+
+/// Checks that a line is one JSON object whose `field` is a string, without building a value tree.
+pub(crate) fn probe(rec: &[u8], field: &str) -> std::result::Result<(), String> {
+    let first = rec.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err("not_an_object: a JSONL record must be a JSON object".into());
+    }
+    let mut de = serde_json::Deserializer::from_slice(rec);
+    let state = ProbeSeed { field }.deserialize(&mut de).map_err(|e| format!("invalid_json: {e}"))?;
+    de.end().map_err(|e| format!("invalid_json: {e}"))?;
+    match state {
+        TextState::Ok => Ok(()),
+        TextState::Missing => Err(format!("missing_text_field: no `{field}`")),
+        TextState::Null => Err(format!("missing_text_field: `{field}` is null")),
+        TextState::NotString => Err(format!("text_not_a_string: `{field}` is not a string")),
+    }
+}
+
+enum TextState {
+    Ok,
+    Missing,
+    Null,
+    NotString,
+}
+
+struct ProbeSeed<'a> {
+    field: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for ProbeSeed<'_> {
+    type Value = TextState;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<TextState, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ProbeSeed<'_> {
+    type Value = TextState;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<TextState, A::Error> {
+        let mut state = TextState::Missing;
+        while let Some(is_field) = map.next_key_seed(KeyIs(self.field))? {
+            if is_field {
+                state = map.next_value::<StrCheck>()?.0;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(state)
+    }
+}
+
+struct KeyIs<'a>(&'a str);
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+impl<'de> Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<bool, E> {
+        Ok(v == self.0)
+    }
+}
+
+struct StrCheck(TextState);
+impl<'de> serde::Deserialize<'de> for StrCheck {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(StrVisitor)
+    }
+}
+struct StrVisitor;
+impl<'de> Visitor<'de> for StrVisitor {
+    type Value = StrCheck;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<StrCheck, E> {
+        Ok(StrCheck(TextState::Ok))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<StrCheck, E> {
+        Ok(StrCheck(TextState::Null))
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<StrCheck, E> {
+        Ok(StrCheck(TextState::NotString))
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<StrCheck, E> {
+        Ok(StrCheck(TextState::NotString))
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<StrCheck, E> {
+        Ok(StrCheck(TextState::NotString))
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<StrCheck, E> {
+        Ok(StrCheck(TextState::NotString))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<StrCheck, A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(StrCheck(TextState::NotString))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> std::result::Result<StrCheck, A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(StrCheck(TextState::NotString))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probe;
+    #[test]
+    fn probe_classifies() {
+        assert!(probe(br#"{"id":1,"text":"hi","x":{"a":[1,2]}}"#, "text").is_ok());
+        assert!(probe(br#"{"te\u0078t":"escaped key"}"#, "text").is_ok());
+        assert!(probe(br#"{"id":1}"#, "text").unwrap_err().starts_with("missing_text_field"));
+        assert!(probe(br#"{"text":null}"#, "text").unwrap_err().starts_with("missing_text_field"));
+        assert!(probe(br#"{"text":5}"#, "text").unwrap_err().starts_with("text_not_a_string"));
+        assert!(probe(br#"{"text":"a""#, "text").unwrap_err().starts_with("invalid_json"));
+        assert!(probe(br#"{"text":"a"} x"#, "text").unwrap_err().starts_with("invalid_json"));
+        assert!(probe(br#"[1,2]"#, "text").unwrap_err().starts_with("not_an_object"));
+    }
+}

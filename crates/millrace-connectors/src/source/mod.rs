@@ -1,0 +1,367 @@
+//! The file source: plans work units (files or byte ranges), infers one schema for the run, and reads
+//! units into Arrow RecordBatches of that schema. Malformed records become [`Reject`]s, never errors.
+
+mod csv;
+mod jsonl;
+mod parquet;
+mod text;
+
+use crate::listing::InputFile;
+use crate::reject::{Reject, RejectSender};
+use crate::store::{Location, StoreRegistry, storage};
+use crate::{ConnectorError, Result};
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, new_null_array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use futures::TryStreamExt;
+use millrace_spec::{Compression, Format, SourceSpec, TextUnit};
+use object_store::{GetOptions, GetRange, ObjectStore};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::io::{AsyncBufRead, BufReader};
+use tokio::sync::mpsc;
+
+/// A piece of input read by one task: a whole file, or a byte range of an uncompressed line file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WorkUnit {
+    pub file: InputFile,
+    /// `[start, end)`; `None` for the whole file.
+    #[serde(default)]
+    pub range: Option<(u64, u64)>,
+}
+
+impl WorkUnit {
+    pub fn bytes(&self) -> u64 {
+        self.range.map(|(a, b)| b - a).unwrap_or(self.file.size)
+    }
+    pub fn key(&self) -> String {
+        match self.range {
+            Some((a, b)) => format!("{}#{}-{}", self.file.url, a, b),
+            None => self.file.url.clone(),
+        }
+    }
+}
+
+/// Everything a reader needs besides the unit.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    pub format: Format,
+    pub compression: Compression,
+    pub id_field: String,
+    /// true when the spec named no id field, or rows may lack it: ids are derived from file and offset.
+    pub generate_ids: bool,
+    pub text_field: String,
+    pub text_unit: TextUnit,
+    pub batch_rows: usize,
+    /// A batch is emitted once its raw input reaches this many bytes, whatever its row count.
+    pub batch_bytes: usize,
+    pub csv_delimiter: u8,
+    pub csv_header: bool,
+}
+
+/// Counters shared by every reader of a run (progress bars and the run summary read them).
+#[derive(Debug, Default)]
+pub struct SourceMetrics {
+    pub bytes_read: AtomicU64,
+    pub rows_read: AtomicU64,
+    pub rows_rejected: AtomicU64,
+    pub files_done: AtomicU64,
+}
+
+/// The format of a file from its name, ignoring a compression suffix.
+pub fn format_of(url: &str) -> Option<Format> {
+    let base = strip_compression(url).to_ascii_lowercase();
+    let ext = base.rsplit('.').next()?;
+    Some(match ext {
+        "jsonl" | "ndjson" | "json" => Format::Jsonl,
+        "parquet" | "pq" => Format::Parquet,
+        "csv" | "tsv" => Format::Csv,
+        "txt" | "text" | "md" | "rst" | "html" | "htm" => Format::Text,
+        _ => return None,
+    })
+}
+
+fn strip_compression(url: &str) -> &str {
+    for s in [".gz", ".zst", ".zstd"] {
+        if let Some(b) = url.strip_suffix(s) {
+            return b;
+        }
+    }
+    url
+}
+
+pub fn compression_of(url: &str, configured: Compression) -> Compression {
+    match configured {
+        Compression::Auto => {
+            let l = url.to_ascii_lowercase();
+            if l.ends_with(".gz") {
+                Compression::Gzip
+            } else if l.ends_with(".zst") || l.ends_with(".zstd") {
+                Compression::Zstd
+            } else {
+                Compression::None
+            }
+        }
+        other => other,
+    }
+}
+
+impl ReadOptions {
+    pub fn from_spec(spec: &SourceSpec, files: &[InputFile], batch_rows: usize) -> Result<Self> {
+        let format = match spec.format {
+            Some(f) => f,
+            None => {
+                let first = files.first().map(|f| f.url.as_str()).unwrap_or("");
+                format_of(first).ok_or_else(|| ConnectorError::UnknownFormat { url: first.to_string() })?
+            }
+        };
+        Ok(ReadOptions {
+            format,
+            compression: spec.compression,
+            id_field: spec.id_field.clone().unwrap_or_else(|| "id".into()),
+            generate_ids: true,
+            text_field: spec.text_field.clone(),
+            text_unit: spec.text_unit,
+            batch_rows,
+            batch_bytes: 8 << 20,
+            csv_delimiter: u8::try_from(spec.csv.delimiter).unwrap_or(b','),
+            csv_header: spec.csv.header,
+        })
+    }
+
+    fn splittable(&self, file: &InputFile) -> bool {
+        compression_of(&file.url, self.compression) == Compression::None
+            && match self.format {
+                Format::Jsonl => true,
+                Format::Text => self.text_unit == TextUnit::Line,
+                _ => false,
+            }
+    }
+}
+
+/// Splits files into work units: large uncompressed line files become byte ranges.
+pub fn plan_units(files: &[InputFile], opts: &ReadOptions, split_bytes: u64) -> Vec<WorkUnit> {
+    let mut units = Vec::new();
+    for f in files {
+        if opts.splittable(f) && split_bytes > 0 && f.size > split_bytes {
+            let mut start = 0;
+            while start < f.size {
+                let end = (start + split_bytes).min(f.size);
+                units.push(WorkUnit { file: f.clone(), range: Some((start, end)) });
+                start = end;
+            }
+        } else {
+            units.push(WorkUnit { file: f.clone(), range: None });
+        }
+    }
+    units
+}
+
+/// Groups units into epochs of about `epoch_bytes` each, in order.
+pub fn plan_epochs(units: Vec<WorkUnit>, epoch_bytes: u64) -> Vec<Vec<WorkUnit>> {
+    let mut epochs = Vec::new();
+    let mut cur = Vec::new();
+    let mut size = 0;
+    for u in units {
+        size += u.bytes();
+        cur.push(u);
+        if size >= epoch_bytes {
+            epochs.push(std::mem::take(&mut cur));
+            size = 0;
+        }
+    }
+    if !cur.is_empty() {
+        epochs.push(cur);
+    }
+    epochs
+}
+
+/// Spreads an epoch's units over `n` partitions, largest first onto the least loaded.
+pub fn assign_partitions(units: &[WorkUnit], n: usize) -> Vec<Vec<WorkUnit>> {
+    let n = n.max(1);
+    let mut parts: Vec<(u64, Vec<WorkUnit>)> = (0..n).map(|_| (0, Vec::new())).collect();
+    let mut sorted: Vec<&WorkUnit> = units.iter().collect();
+    sorted.sort_by(|a, b| b.bytes().cmp(&a.bytes()).then_with(|| a.key().cmp(&b.key())));
+    for u in sorted {
+        if let Some(p) = parts.iter_mut().min_by_key(|p| p.0) {
+            p.0 += u.bytes();
+            p.1.push(u.clone());
+        }
+    }
+    parts.into_iter().map(|p| p.1).filter(|p| !p.is_empty()).collect()
+}
+
+/// Infers the run's schema from the first file. `id` and the text field are always Utf8; fields
+/// whose sampled values were all null become Utf8.
+pub async fn infer_schema(registry: &StoreRegistry, first: &InputFile, opts: &mut ReadOptions) -> Result<SchemaRef> {
+    let loc = registry.resolve(&first.url)?;
+    let inferred = match opts.format {
+        Format::Jsonl => jsonl::infer(&loc, first, opts).await?,
+        Format::Parquet => parquet::infer(&loc, first).await?,
+        Format::Csv => csv::infer(&loc, first, opts).await?,
+        Format::Text => Schema::new(vec![Field::new("source", DataType::Utf8, true)]),
+    };
+    let mut fields: Vec<Field> = Vec::new();
+    fields.push(Field::new(&opts.id_field, DataType::Utf8, true));
+    fields.push(Field::new(&opts.text_field, DataType::Utf8, true));
+    for f in inferred.fields() {
+        if f.name() == &opts.id_field || f.name() == &opts.text_field {
+            continue;
+        }
+        let dt = match f.data_type() {
+            DataType::Null => DataType::Utf8,
+            DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+            other => other.clone(),
+        };
+        fields.push(Field::new(f.name(), dt, true));
+    }
+    let has_text = inferred.fields().iter().any(|f| f.name() == &opts.text_field) || opts.format == Format::Text;
+    if !has_text {
+        return Err(ConnectorError::Schema {
+            url: first.url.clone(),
+            message: format!(
+                "no `{}` field in the first records; set `source.text_field` (fields seen: {})",
+                opts.text_field,
+                inferred.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// Reads one unit, sending batches of `schema` to `tx` and bad records to `rejects`.
+pub async fn read_unit(
+    registry: &StoreRegistry,
+    unit: &WorkUnit,
+    opts: &ReadOptions,
+    schema: &SchemaRef,
+    tx: &mpsc::Sender<Result<RecordBatch>>,
+    rejects: &RejectSender,
+    metrics: &Arc<SourceMetrics>,
+) -> Result<()> {
+    let loc = registry.resolve(&unit.file.url)?;
+    let ctx = UnitCtx { unit, opts, schema, tx, rejects, metrics, loc: &loc };
+    match opts.format {
+        Format::Jsonl => jsonl::read(&ctx).await?,
+        Format::Parquet => parquet::read(&ctx).await?,
+        Format::Csv => csv::read(&ctx).await?,
+        Format::Text => text::read(&ctx).await?,
+    }
+    metrics.files_done.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+pub(crate) struct UnitCtx<'a> {
+    pub unit: &'a WorkUnit,
+    pub opts: &'a ReadOptions,
+    pub schema: &'a SchemaRef,
+    pub tx: &'a mpsc::Sender<Result<RecordBatch>>,
+    pub rejects: &'a RejectSender,
+    pub metrics: &'a Arc<SourceMetrics>,
+    pub loc: &'a Location,
+}
+
+impl UnitCtx<'_> {
+    pub fn url(&self) -> &str {
+        &self.unit.file.url
+    }
+    /// Sends a batch downstream; false when the consumer has gone (the run is stopping).
+    pub async fn emit(&self, batch: RecordBatch) -> bool {
+        self.metrics.rows_read.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        self.tx.send(Ok(batch)).await.is_ok()
+    }
+    pub async fn reject(&self, line: Option<u64>, offset: Option<u64>, reason: String, record: String) {
+        self.metrics.rows_rejected.fetch_add(1, Ordering::Relaxed);
+        self.rejects
+            .send(Reject {
+                id: None,
+                stage: "source".into(),
+                reason,
+                source: Some(self.url().to_string()),
+                line,
+                offset,
+                record,
+            })
+            .await;
+    }
+    pub fn generated_id(&self, offset: u64) -> String {
+        generated_id(self.url(), offset)
+    }
+    /// The object's bytes as a stream from `start` (decompressed if needed).
+    pub async fn open(&self, start: u64) -> Result<Box<dyn AsyncBufRead + Send + Unpin>> {
+        let opts = GetOptions { range: (start > 0).then_some(GetRange::Offset(start)), ..Default::default() };
+        let got = self.loc.store.get_opts(&self.loc.path, opts).await.map_err(|e| storage("get", self.url(), e))?;
+        let url = self.url().to_string();
+        let metrics = self.metrics.clone();
+        let stream = got
+            .into_stream()
+            .map_ok(move |b| {
+                metrics.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
+                b
+            })
+            .map_err(move |e| std::io::Error::other(format!("{url}: {e}")));
+        let reader = tokio_util::io::StreamReader::new(stream);
+        let reader = BufReader::with_capacity(1 << 20, reader);
+        Ok(match compression_of(self.url(), self.opts.compression) {
+            Compression::Gzip => {
+                let mut d = async_compression::tokio::bufread::GzipDecoder::new(reader);
+                d.multiple_members(true);
+                Box::new(BufReader::with_capacity(1 << 20, d))
+            }
+            Compression::Zstd => {
+                let mut d = async_compression::tokio::bufread::ZstdDecoder::new(reader);
+                d.multiple_members(true);
+                Box::new(BufReader::with_capacity(1 << 20, d))
+            }
+            _ => Box::new(reader),
+        })
+    }
+
+    /// Pads a batch decoded with a subset of the schema's columns (or different types) to the schema.
+    pub fn conform(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        conform(batch, self.schema).map_err(|m| ConnectorError::Schema { url: self.url().to_string(), message: m })
+    }
+}
+
+pub fn generated_id(url: &str, offset: u64) -> String {
+    format!("{:016x}-{offset}", xxhash_rust::xxh3::xxh3_64(url.as_bytes()))
+}
+
+/// Reorders/casts columns to `schema` by name; missing columns become nulls.
+pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> std::result::Result<RecordBatch, String> {
+    let n = batch.num_rows();
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        let col = match batch.column_by_name(f.name()) {
+            Some(c) if c.data_type() == f.data_type() => c.clone(),
+            Some(c) => arrow::compute::cast(c, f.data_type())
+                .map_err(|e| format!("column `{}` ({}) cannot be read as {}: {e}", f.name(), c.data_type(), f.data_type()))?,
+            None => new_null_array(f.data_type(), n),
+        };
+        cols.push(col);
+    }
+    RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())
+}
+
+/// Fills null ids with generated ones.
+pub fn fill_ids(batch: RecordBatch, id_idx: usize, ids: impl Fn(usize) -> String) -> Result<RecordBatch> {
+    let col = batch.column(id_idx);
+    if col.null_count() == 0 {
+        return Ok(batch);
+    }
+    let s = col.as_any().downcast_ref::<StringArray>();
+    let filled: StringArray = (0..batch.num_rows())
+        .map(|i| match s {
+            Some(s) if s.is_valid(i) => Some(s.value(i).to_string()),
+            _ => Some(ids(i)),
+        })
+        .collect();
+    let mut cols = batch.columns().to_vec();
+    cols[id_idx] = Arc::new(filled);
+    RecordBatch::try_new(batch.schema(), cols).map_err(|e| ConnectorError::read("batch", e))
+}
+
+/// For tests and tools: the store of a location.
+pub fn store_of(loc: &Location) -> Arc<dyn ObjectStore> {
+    loc.store.clone()
+}

@@ -1,0 +1,76 @@
+//! Parquet input: streamed row groups, cast by name to the run's schema; rows without text rejected.
+
+use super::UnitCtx;
+use crate::listing::InputFile;
+use crate::store::Location;
+use crate::{ConnectorError, Result};
+use arrow::array::{Array, BooleanArray};
+use arrow::datatypes::{DataType, Schema};
+use futures::StreamExt;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::async_reader::ParquetObjectReader;
+
+fn reader(loc: &Location, file: &InputFile) -> ParquetObjectReader {
+    ParquetObjectReader::new(loc.store.clone(), loc.path.clone()).with_file_size(file.size)
+}
+
+pub(super) async fn infer(loc: &Location, file: &InputFile) -> Result<Schema> {
+    let b = ParquetRecordBatchStreamBuilder::new(reader(loc, file))
+        .await
+        .map_err(|e| ConnectorError::read(&file.url, e))?;
+    Ok(b.schema().as_ref().clone())
+}
+
+pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
+    let file = &ctx.unit.file;
+    let b = ParquetRecordBatchStreamBuilder::new(reader(ctx.loc, file))
+        .await
+        .map_err(|e| ConnectorError::read(ctx.url(), e))?;
+    let mut stream = b.with_batch_size(ctx.opts.batch_rows).build().map_err(|e| ConnectorError::read(ctx.url(), e))?;
+    let text_field = &ctx.opts.text_field;
+    let mut row = 0u64;
+    ctx.metrics.bytes_read.fetch_add(file.size, std::sync::atomic::Ordering::Relaxed);
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| ConnectorError::read(ctx.url(), format!("row {row}: {e}")))?;
+        let first_row = row;
+        row += batch.num_rows() as u64;
+        let text_ok: Option<Vec<bool>> = match batch.column_by_name(text_field) {
+            None => None,
+            Some(c) => match c.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some((0..c.len()).map(|i| c.is_valid(i)).collect()),
+                _ => None,
+            },
+        };
+        let Some(text_ok) = text_ok else {
+            for i in 0..batch.num_rows() {
+                ctx.reject(None, Some(first_row + i as u64), format!("missing_text_field: no string column `{text_field}`"), row_json(&batch, i)).await;
+            }
+            continue;
+        };
+        let conformed = ctx.conform(&batch)?;
+        let keep = BooleanArray::from(text_ok.clone());
+        for (i, ok) in text_ok.iter().enumerate() {
+            if !ok {
+                ctx.reject(None, Some(first_row + i as u64), format!("missing_text_field: `{text_field}` is null"), row_json(&batch, i)).await;
+            }
+        }
+        let kept = arrow::compute::filter_record_batch(&conformed, &keep).map_err(|e| ConnectorError::read(ctx.url(), e))?;
+        let ids: Vec<u64> = text_ok.iter().enumerate().filter(|(_, ok)| **ok).map(|(i, _)| first_row + i as u64).collect();
+        let kept = super::fill_ids(kept, 0, |i| ctx.generated_id(ids.get(i).copied().unwrap_or(0)))?;
+        if kept.num_rows() > 0 && !ctx.emit(kept).await {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// One row as a JSON object, for the rejects sink.
+pub(crate) fn row_json(batch: &arrow::record_batch::RecordBatch, i: usize) -> String {
+    let slice = batch.slice(i, 1);
+    let mut w = arrow::json::LineDelimitedWriter::new(Vec::new());
+    if w.write(&slice).is_err() || w.finish().is_err() {
+        return String::new();
+    }
+    String::from_utf8_lossy(&w.into_inner()).trim_end().to_string()
+}
+

@@ -1,0 +1,193 @@
+//! Opens object stores from URLs. One store per (scheme, bucket/container), cached for the run.
+
+use crate::{ConnectorError, Result};
+use millrace_spec::StorageSpec;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use url::Url;
+
+/// A resolved location: the store, the path inside it, and the URL it came from (for messages).
+#[derive(Clone, Debug)]
+pub struct Location {
+    pub store: Arc<dyn ObjectStore>,
+    /// Path inside the store (no leading slash; for local files relative to `/`).
+    pub path: Path,
+    /// `scheme://authority` prefix used to render URLs of objects in this store.
+    pub base: String,
+}
+
+impl Location {
+    /// The URL of an object of this store, for messages and manifests.
+    pub fn url_of(&self, p: &Path) -> String {
+        format!("{}/{}", self.base, p)
+    }
+    pub fn url(&self) -> String {
+        self.url_of(&self.path)
+    }
+    pub fn child(&self, name: &str) -> Location {
+        let mut path = self.path.clone();
+        for part in name.split('/').filter(|s| !s.is_empty()) {
+            path = path.child(part);
+        }
+        Location { store: self.store.clone(), path, base: self.base.clone() }
+    }
+}
+
+#[derive(Default)]
+pub struct StoreRegistry {
+    options: StorageSpec,
+    cache: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+}
+
+impl StoreRegistry {
+    pub fn new(options: StorageSpec) -> Self {
+        Self { options, cache: Mutex::default() }
+    }
+
+    /// Parses a local path, `file://` or cloud URL into a [`Location`].
+    pub fn resolve(&self, raw: &str) -> Result<Location> {
+        let url = to_url(raw)?;
+        let scheme = url.scheme().to_ascii_lowercase();
+        let key = format!("{}://{}", scheme, url.authority());
+        let store = {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            match cache.get(&key) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = self.build(&scheme, &url)?;
+                    cache.insert(key.clone(), s.clone());
+                    s
+                }
+            }
+        };
+        let path = match scheme.as_str() {
+            "file" => Path::from_url_path(url.path()).map_err(|e| bad(raw, e))?,
+            "abfs" | "abfss" | "adl" | "azure" | "az" => azure_path(&url),
+            _ => Path::from_url_path(url.path()).map_err(|e| bad(raw, e))?,
+        };
+        let base = if scheme == "file" { "file://".to_string() } else { key };
+        Ok(Location { store, path, base })
+    }
+
+    fn build(&self, scheme: &str, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+        use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+        use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+        let opt_err = |key: &str, e: &dyn std::fmt::Display| ConnectorError::StorageOption {
+            scheme: scheme.to_string(),
+            key: key.to_string(),
+            message: e.to_string(),
+        };
+        let store: Arc<dyn ObjectStore> = match scheme {
+            "file" => Arc::new(object_store::local::LocalFileSystem::new()),
+            "memory" => Arc::new(object_store::memory::InMemory::new()),
+            "s3" | "s3a" => {
+                let mut b = AmazonS3Builder::from_env().with_url(url.as_str());
+                for (k, v) in &self.options.s3 {
+                    let key: AmazonS3ConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
+                    b = b.with_config(key, v.to_string());
+                }
+                Arc::new(b.build().map_err(|e| storage("open", url.as_str(), e))?)
+            }
+            "az" | "azure" | "abfs" | "abfss" | "adl" => {
+                let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
+                for (k, v) in &self.options.azure {
+                    let key: AzureConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
+                    b = b.with_config(key, v.to_string());
+                }
+                Arc::new(b.build().map_err(|e| storage("open", url.as_str(), e))?)
+            }
+            "gs" => {
+                let mut b = GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
+                for (k, v) in &self.options.gcs {
+                    let key: GoogleConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
+                    b = b.with_config(key, v.to_string());
+                }
+                Arc::new(b.build().map_err(|e| storage("open", url.as_str(), e))?)
+            }
+            "http" | "https" => Arc::new(
+                object_store::http::HttpBuilder::new()
+                    .with_url(format!("{}://{}", url.scheme(), url.authority()))
+                    .build()
+                    .map_err(|e| storage("open", url.as_str(), e))?,
+            ),
+            other => {
+                return Err(ConnectorError::InvalidUrl {
+                    url: url.to_string(),
+                    message: format!("unsupported scheme `{other}`"),
+                });
+            }
+        };
+        Ok(store)
+    }
+}
+
+/// `abfss://container@account.dfs.core.windows.net/a/b` and `az://container/a/b` both map to `a/b`.
+fn azure_path(url: &Url) -> Path {
+    let p = url.path().trim_start_matches('/');
+    let host = url.host_str().unwrap_or("");
+    // `https://account.blob.core.windows.net/container/a` style: the first segment is the container.
+    let p = if host.contains(".blob.") || host.contains(".dfs.") && url.username().is_empty() {
+        p.split_once('/').map(|(_, rest)| rest).unwrap_or("")
+    } else {
+        p
+    };
+    Path::from_url_path(p).unwrap_or_else(|_| Path::from(p))
+}
+
+fn bad(raw: &str, e: impl std::fmt::Display) -> ConnectorError {
+    ConnectorError::InvalidUrl { url: raw.to_string(), message: e.to_string() }
+}
+
+pub(crate) fn storage(op: &'static str, url: &str, source: object_store::Error) -> ConnectorError {
+    ConnectorError::Storage { op, url: url.to_string(), source }
+}
+
+/// Local paths become absolute `file://` URLs; glob characters survive (they are escaped and restored).
+pub fn to_url(raw: &str) -> Result<Url> {
+    if raw.contains("://") {
+        return Url::parse(raw).map_err(|e| bad(raw, e));
+    }
+    let p = std::path::Path::new(raw);
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map_err(|e| bad(raw, e))?.join(p)
+    };
+    let s = abs.to_string_lossy();
+    // Normalise `./` and `..` lexically so that globs on not-yet-existing paths work too.
+    let mut parts: Vec<&str> = Vec::new();
+    for part in s.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    let mut url = Url::parse("file:///").map_err(|e| bad(raw, e))?;
+    url.path_segments_mut().map_err(|_| bad(raw, "not a path"))?.extend(parts);
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn local_paths_resolve() {
+        let r = StoreRegistry::default();
+        let l = r.resolve("/tmp/a/../b/c.jsonl").unwrap();
+        assert_eq!(l.path.as_ref(), "tmp/b/c.jsonl");
+        assert_eq!(l.url(), "file:///tmp/b/c.jsonl");
+    }
+    #[test]
+    fn azure_paths() {
+        let u = Url::parse("abfss://data@acct.dfs.core.windows.net/raw/x.jsonl").unwrap();
+        assert_eq!(azure_path(&u).as_ref(), "raw/x.jsonl");
+        let u = Url::parse("az://data/raw/x.jsonl").unwrap();
+        assert_eq!(azure_path(&u).as_ref(), "raw/x.jsonl");
+    }
+}

@@ -1,0 +1,21 @@
+//! The engine: turns a [`millrace_spec::PipelineSpec`] into DataFusion plans and runs them as a
+//! sequence of epochs. Each epoch reads its share of the source through a streaming table, flows
+//! RecordBatches through the stages, writes every sink, commits the sinks, and only then writes the
+//! checkpoint that marks the epoch's source units done. Owns run state, counters and the run summary.
+
+mod error;
+mod plan;
+mod progress;
+mod run;
+mod summary;
+mod table;
+
+pub use error::EngineError;
+pub use plan::explain;
+pub use run::{RunOptions, run};
+pub use summary::{RunSummary, SinkSummary};
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// Column that stages set to a reason to reject a row; never written to sinks.
+pub const REJECT_COLUMN: &str = "_reject";

@@ -1,0 +1,353 @@
+//! A run: plan the epochs still to do, then for each epoch execute, write, commit sinks, checkpoint.
+
+use crate::plan::{apply_stages, num_threads, plan_source, session};
+use crate::summary::{RunSummary, SinkSummary, resource_usage};
+use crate::table::{UnitsPartition, streaming_table};
+use crate::{EngineError, REJECT_COLUMN, Result};
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::{filter_record_batch, not};
+use datafusion::physical_plan::execute_stream_partitioned;
+use futures::StreamExt;
+use millrace_connectors::commit::{self, Checkpoint};
+use millrace_connectors::reject::{Reject, RejectSender};
+use millrace_connectors::sink::{JsonlFile, LineCompression, PartitionWriter, SinkConfig, StagedFile};
+use millrace_connectors::source::{self, SourceMetrics, WorkUnit};
+use millrace_connectors::store::{Location, StoreRegistry};
+use millrace_spec::LoadedSpec;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stop after this many output rows (a preview: no checkpoint is written).
+    pub limit: Option<usize>,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Set on Ctrl-C: the run finishes nothing new and leaves the current epoch uncommitted.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+struct Sinks {
+    data: Vec<Arc<SinkConfig>>,
+    rejects: Arc<SinkConfig>,
+    state: Location,
+}
+
+fn resolve_sinks(spec: &LoadedSpec, registry: &StoreRegistry) -> Result<Sinks> {
+    let mut data = Vec::new();
+    for (i, s) in spec.spec.sinks.iter().enumerate() {
+        let (_, url) = s.value.target();
+        data.push(Arc::new(SinkConfig::from_spec(&s.value, i, registry.resolve(url)?)));
+    }
+    let first_url = spec.spec.sinks.first().map(|s| s.value.target().1.to_string()).unwrap_or_default();
+    let join = |sub: &str| format!("{}/{}", first_url.trim_end_matches('/'), sub);
+    let rejects_url = spec.spec.rejects.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join("_rejects"));
+    let state_url = spec.spec.state.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join("_millrace"));
+    let rejects = Arc::new(SinkConfig {
+        name: "rejects".into(),
+        kind: millrace_spec::SinkKind::Jsonl,
+        base: registry.resolve(&rejects_url)?,
+        compression: "none".into(),
+        target_file_size: 256 << 20,
+        partition_by: vec![],
+        row_group_rows: 0,
+    });
+    Ok(Sinks { data, rejects, state: registry.resolve(&state_url)? })
+}
+
+/// Counters of one epoch, filled by the writer tasks.
+#[derive(Default)]
+struct EpochCounters {
+    rows_out: AtomicU64,
+    stage_rejected: AtomicU64,
+}
+
+pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now();
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let threads = spec.spec.engine.threads.unwrap_or_else(num_threads).max(1);
+    let batch_rows = spec.spec.engine.batch_rows;
+    let registry = Arc::new(StoreRegistry::new(spec.spec.storage.clone()));
+    let sinks = resolve_sinks(spec, &registry)?;
+    let sp = plan_source(spec, &registry, batch_rows).await?;
+
+    // Resume: what earlier runs committed is skipped, and what they left half-done is removed.
+    let checkpoints = commit::read_checkpoints(&sinks.state).await?;
+    let last = checkpoints.iter().map(|c| c.epoch).max();
+    let done: HashSet<String> = checkpoints.iter().flat_map(|c| c.units.iter().map(unit_identity)).collect();
+    for s in sinks.data.iter().chain(std::iter::once(&sinks.rejects)) {
+        let removed = commit::repair(&s.base, last).await?;
+        if removed > 0 {
+            tracing::warn!(sink = %s.name, removed, "removed files of an uncommitted epoch from an earlier run");
+        }
+    }
+    let units = source::plan_units(&sp.files, &sp.opts, spec.spec.source.split_bytes.0);
+    let total_units = units.len();
+    let pending: Vec<WorkUnit> = units.into_iter().filter(|u| !done.contains(&unit_identity(u))).collect();
+    let skipped_units = total_units - pending.len();
+    let epochs = source::plan_epochs(pending, spec.spec.source.epoch_bytes.0);
+    let total_bytes: u64 = epochs.iter().flatten().map(WorkUnit::bytes).sum();
+
+    let metrics = Arc::new(SourceMetrics::default());
+    let progress = opts.progress.then(|| crate::progress::Progress::start(total_bytes, metrics.clone()));
+    let mut summary = RunSummary {
+        run_id: run_id.clone(),
+        pipeline: spec.spec.name.value.clone(),
+        spec_sha256: spec.sha256.clone(),
+        started_at: started_at.to_rfc3339(),
+        resumed_after_epoch: last,
+        skipped_units: skipped_units as u64,
+        files: sp.files.len() as u64,
+        ..Default::default()
+    };
+    summary.sinks = sinks
+        .data
+        .iter()
+        .map(|s| SinkSummary { name: s.name.clone(), url: s.base.url(), ..Default::default() })
+        .collect();
+    let read_opts = Arc::new(sp.opts.clone());
+    let mut first_epoch = last.map(|l| l + 1).unwrap_or(0);
+    let mut remaining_limit = opts.limit;
+    for units in epochs {
+        if opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) {
+            break;
+        }
+        if remaining_limit == Some(0) {
+            break;
+        }
+        let epoch = first_epoch;
+        first_epoch += 1;
+        let before_read = metrics.rows_read.load(Ordering::Relaxed);
+        let before_rej = metrics.rows_rejected.load(Ordering::Relaxed);
+        let counters = Arc::new(EpochCounters::default());
+        let (rejects_tx, rejects_rx) = RejectSender::new(1024);
+        let reject_task = tokio::spawn(write_rejects(sinks.rejects.clone(), epoch, rejects_rx));
+        let reject_slot = Arc::new(std::sync::Mutex::new(Some(rejects_tx.clone())));
+
+        let parts = source::assign_partitions(&units, threads)
+            .into_iter()
+            .map(|u| UnitsPartition {
+                units: u,
+                registry: registry.clone(),
+                opts: read_opts.clone(),
+                schema: sp.schema.clone(),
+                rejects: reject_slot.clone(),
+                metrics: metrics.clone(),
+            })
+            .collect();
+        let ctx = session(threads, batch_rows);
+        ctx.register_table("input", Arc::new(streaming_table(sp.schema.clone(), parts)?))?;
+        let mut df = apply_stages(&ctx, ctx.table("input").await?, spec).await?;
+        if let Some(l) = remaining_limit {
+            df = df.limit(0, Some(l))?;
+        }
+        let out_schema = df.schema().as_arrow().clone();
+        let plan = df.create_physical_plan().await?;
+        let streams = execute_stream_partitioned(plan, ctx.task_ctx())?;
+        let mut tasks = Vec::new();
+        for (p, mut stream) in streams.into_iter().enumerate() {
+            let writers: Vec<PartitionWriter> = sinks.data.iter().map(|s| PartitionWriter::new(s.clone(), epoch, p)).collect();
+            let counters = counters.clone();
+            let rejects = rejects_tx.clone();
+            let cancel = opts.cancel.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut writers = writers;
+                while let Some(batch) = stream.next().await {
+                    if cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) {
+                        return Err(EngineError::Interrupted { epoch });
+                    }
+                    let batch = batch?;
+                    let batch = split_rejects(batch, &rejects, &counters).await?;
+                    counters.rows_out.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                    for w in writers.iter_mut() {
+                        w.write(&batch).await?;
+                    }
+                }
+                let mut staged = Vec::new();
+                for w in writers {
+                    staged.push(w.finish().await?);
+                }
+                Ok::<_, EngineError>(staged)
+            }));
+        }
+        drop(rejects_tx);
+        let mut per_sink: Vec<Vec<StagedFile>> = vec![Vec::new(); sinks.data.len()];
+        let mut failure = None;
+        for t in tasks {
+            match t.await {
+                Ok(Ok(staged)) => {
+                    for (i, files) in staged.into_iter().enumerate() {
+                        per_sink[i].extend(files);
+                    }
+                }
+                Ok(Err(e)) => failure = failure.or(Some(e)),
+                Err(e) => failure = failure.or(Some(EngineError::Epoch { epoch, message: e.to_string() })),
+            }
+        }
+        // Readers end when their output channel closes; the table's copy of the sender goes here.
+        if let Ok(mut g) = reject_slot.lock() {
+            g.take();
+        }
+        drop(ctx);
+        let (reject_files, by_reason) = match reject_task.await {
+            Ok(r) => r?,
+            Err(e) => return Err(EngineError::Epoch { epoch, message: e.to_string() }),
+        };
+        if let Some(e) = failure {
+            if let Some(p) = &progress {
+                p.finish();
+            }
+            return Err(e);
+        }
+
+        // Commit: every sink, then the rejects, then the checkpoint that marks the source units done.
+        let schema_json = Some(serde_json::Value::Array(
+            out_schema
+                .fields()
+                .iter()
+                .filter(|f| f.name() != REJECT_COLUMN)
+                .map(|f| serde_json::json!({"name": f.name(), "type": f.data_type().to_string(), "nullable": f.is_nullable()}))
+                .collect(),
+        ));
+        for (i, files) in per_sink.into_iter().enumerate() {
+            let s = &sinks.data[i];
+            let m = commit::publish(&s.base, &s.name, &run_id, epoch, files, schema_json.clone()).await?;
+            let ss = &mut summary.sinks[i];
+            ss.files += m.files.len() as u64;
+            ss.rows += m.rows;
+            ss.bytes += m.bytes;
+        }
+        commit::publish(&sinks.rejects.base, "rejects", &run_id, epoch, reject_files, None).await?;
+
+        let rows_read = metrics.rows_read.load(Ordering::Relaxed) - before_read;
+        let source_rejected = metrics.rows_rejected.load(Ordering::Relaxed) - before_rej;
+        let rows_out = counters.rows_out.load(Ordering::Relaxed);
+        let stage_rejected = counters.stage_rejected.load(Ordering::Relaxed);
+        let mut cp: Checkpoint = commit::new_checkpoint(epoch, &run_id, units);
+        cp.rows_read = rows_read + source_rejected;
+        cp.rows_written = rows_out;
+        cp.rows_rejected = source_rejected + stage_rejected;
+        cp.rows_filtered = rows_read.saturating_sub(rows_out + stage_rejected);
+        if opts.limit.is_none() {
+            commit::write_checkpoint(&sinks.state, &cp).await?;
+        }
+        summary.epochs_committed += 1;
+        summary.rows_read += cp.rows_read;
+        summary.rows_written += cp.rows_written;
+        summary.rows_filtered += cp.rows_filtered;
+        summary.rows_rejected += cp.rows_rejected;
+        for (k, v) in by_reason {
+            *summary.rejects_by_reason.entry(k).or_default() += v;
+        }
+        if let Some(l) = remaining_limit.as_mut() {
+            *l = l.saturating_sub(rows_out as usize);
+        }
+        tracing::info!(epoch, rows_out, rejected = cp.rows_rejected, "epoch committed");
+    }
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    summary.bytes_read = metrics.bytes_read.load(Ordering::Relaxed);
+    summary.limited = opts.limit.is_some();
+    summary.finish(started.elapsed(), resource_usage());
+    Ok(summary)
+}
+
+/// What identifies a unit across runs: its key plus the file's size (a rewritten file is new work).
+fn unit_identity(u: &WorkUnit) -> String {
+    format!("{}@{}", u.key(), u.file.size)
+}
+
+/// Rows whose `_reject` is set go to the rejects sink with their reason; the rest continue without
+/// the column.
+async fn split_rejects(batch: RecordBatch, rejects: &RejectSender, counters: &EpochCounters) -> Result<RecordBatch> {
+    let Ok(idx) = batch.schema().index_of(REJECT_COLUMN) else {
+        return Ok(batch);
+    };
+    let reasons = batch.column(idx).clone();
+    let Some(reasons) = reasons.as_any().downcast_ref::<StringArray>() else {
+        return Ok(batch);
+    };
+    let keep_cols: Vec<usize> = (0..batch.num_columns()).filter(|i| *i != idx).collect();
+    let data = batch.project(&keep_cols)?;
+    if reasons.null_count() == reasons.len() {
+        return Ok(data);
+    }
+    let rejected_mask: BooleanArray = (0..reasons.len()).map(|i| Some(reasons.is_valid(i))).collect();
+    let rejected = filter_record_batch(&data, &rejected_mask)?;
+    let rejected_reasons = datafusion::arrow::compute::filter(reasons, &rejected_mask)?;
+    let rejected_reasons = rejected_reasons.as_any().downcast_ref::<StringArray>().cloned();
+    let ids = rejected.column(0).as_any().downcast_ref::<StringArray>().cloned();
+    for i in 0..rejected.num_rows() {
+        let reason = rejected_reasons.as_ref().map(|r| r.value(i).to_string()).unwrap_or_default();
+        let stage = reason.split(':').next().unwrap_or("stage").to_string();
+        rejects
+            .send(Reject {
+                id: ids.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i).to_string()),
+                stage,
+                reason,
+                source: None,
+                line: None,
+                offset: None,
+                record: row_json(&rejected, i),
+            })
+            .await;
+    }
+    counters.stage_rejected.fetch_add(rejected.num_rows() as u64, Ordering::Relaxed);
+    Ok(filter_record_batch(&data, &not(&rejected_mask)?)?)
+}
+
+fn row_json(batch: &RecordBatch, i: usize) -> String {
+    let slice = batch.slice(i, 1);
+    let mut w = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
+    if w.write(&slice).is_err() || w.finish().is_err() {
+        return String::new();
+    }
+    String::from_utf8_lossy(&w.into_inner()).trim_end().to_string()
+}
+
+/// Drains the epoch's reject channel into one JSONL file in staging; returns it and counts per reason.
+async fn write_rejects(
+    cfg: Arc<SinkConfig>,
+    epoch: u64,
+    mut rx: tokio::sync::mpsc::Receiver<Reject>,
+) -> Result<(Vec<StagedFile>, BTreeMap<String, u64>)> {
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    let mut file: Option<JsonlFile> = None;
+    let mut buf = Vec::new();
+    let mut rows = 0;
+    while let Some(r) = rx.recv().await {
+        let key = r.reason.split(": ").next().unwrap_or("").to_string();
+        *by_reason.entry(key).or_default() += 1;
+        serde_json::to_writer(&mut buf, &r).map_err(|e| EngineError::Epoch { epoch, message: e.to_string() })?;
+        buf.push(b'\n');
+        rows += 1;
+        if buf.len() >= 1 << 20 {
+            let f = open_rejects(&cfg, epoch, &mut file)?;
+            f.write_lines(&buf, rows).await?;
+            buf.clear();
+            rows = 0;
+        }
+    }
+    if !buf.is_empty() {
+        let f = open_rejects(&cfg, epoch, &mut file)?;
+        f.write_lines(&buf, rows).await?;
+    }
+    let files = match file {
+        Some(f) => vec![f.close().await?],
+        None => vec![],
+    };
+    Ok((files, by_reason))
+}
+
+fn open_rejects<'a>(cfg: &SinkConfig, epoch: u64, file: &'a mut Option<JsonlFile>) -> Result<&'a mut JsonlFile> {
+    if file.is_none() {
+        let rel = millrace_connectors::sink::file_name(epoch, 0, 0, "jsonl");
+        let staging = cfg.base.child(&format!("{}/{}", millrace_connectors::sink::staging_dir(epoch), rel));
+        *file = Some(JsonlFile::create(staging, rel, LineCompression::None)?);
+    }
+    file.as_mut().ok_or_else(|| EngineError::Epoch { epoch, message: "rejects file".into() })
+}

@@ -1,0 +1,269 @@
+//! One storage conformance suite, run on every backend: local disk always, S3 (moto) and Azure
+//! (Azurite) when `scripts/test` has started them. With MILLRACE_REQUIRE_SERVICES=1 a missing
+//! service is a failure, not a skip.
+
+use futures::TryStreamExt;
+use millrace_connectors::commit;
+use millrace_connectors::store::{Location, StoreRegistry};
+use object_store::{ObjectStoreExt, PutPayload};
+use std::io::Write;
+
+struct Backend {
+    name: &'static str,
+    root: String,
+    storage_yaml: String,
+}
+
+fn backends() -> Vec<Backend> {
+    let require = std::env::var("MILLRACE_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+    let run = uuid::Uuid::new_v4().to_string();
+    let mut v = Vec::new();
+    let dir = std::env::temp_dir().join(format!("millrace-conf-{run}"));
+    v.push(Backend { name: "local", root: dir.to_string_lossy().to_string(), storage_yaml: String::new() });
+    match std::env::var("MILLRACE_TEST_S3_ENDPOINT") {
+        Ok(ep) => v.push(Backend {
+            name: "s3",
+            root: format!("s3://millrace-test/{run}"),
+            storage_yaml: format!(
+                "storage:\n  s3:\n    endpoint: {ep}\n    allow_http: true\n    region: us-east-1\n    access_key_id: test\n    secret_access_key: test\n    virtual_hosted_style_request: false\n"
+            ),
+        }),
+        Err(_) => assert!(!require, "MILLRACE_TEST_S3_ENDPOINT is not set but services are required"),
+    }
+    match std::env::var("MILLRACE_TEST_AZURITE") {
+        Ok(_) => v.push(Backend {
+            name: "azure",
+            root: format!("az://millrace-test/{run}"),
+            storage_yaml: "storage:\n  azure:\n    use_emulator: true\n".into(),
+        }),
+        Err(_) => assert!(!require, "MILLRACE_TEST_AZURITE is not set but services are required"),
+    }
+    v
+}
+
+fn docs(prefix: &str, n: usize) -> Vec<serde_json::Value> {
+    (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("{prefix}-{i}"),
+                "text": format!("Document {i} of {prefix}: the quick brown fox jumps over the lazy dog, ünïcödé ✓."),
+                "lang": if i % 3 == 0 { "de" } else { "en" },
+                "n": i,
+            })
+        })
+        .collect()
+}
+
+fn jsonl(d: &[serde_json::Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in d {
+        serde_json::to_writer(&mut out, v).unwrap();
+        out.push(b'\n');
+    }
+    out
+}
+
+fn parquet_bytes(d: &[serde_json::Value]) -> Vec<u8> {
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("text", DataType::Utf8, true),
+        Field::new("lang", DataType::Utf8, true),
+        Field::new("n", DataType::Int64, true),
+    ]));
+    let s = |k: &str| StringArray::from(d.iter().map(|v| v[k].as_str().unwrap().to_string()).collect::<Vec<_>>());
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            std::sync::Arc::new(s("id")),
+            std::sync::Arc::new(s("text")),
+            std::sync::Arc::new(s("lang")),
+            std::sync::Arc::new(Int64Array::from(d.iter().map(|v| v["n"].as_i64().unwrap()).collect::<Vec<_>>())),
+        ],
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    buf
+}
+
+async fn put(reg: &StoreRegistry, url: &str, bytes: Vec<u8>) {
+    let l = reg.resolve(url).unwrap();
+    l.store.put(&l.path, PutPayload::from(bytes)).await.unwrap();
+}
+
+fn spec(b: &Backend, input: &str, out: &str, extra: &str) -> millrace_spec::LoadedSpec {
+    let text = format!(
+        "name: conformance\nsource:\n  files: {input}\n  id_field: id\n  epoch_bytes: 2KiB\n  split_bytes: 1500\nstages:\n  - sql: SELECT id, text, lang FROM input\nsinks:\n  - parquet: {out}\n    target_file_size: 4KiB\n{extra}{}",
+        b.storage_yaml
+    );
+    millrace_spec::load_str(&text, "conformance.yaml", &[]).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// Reads every committed row id of a Parquet sink through its manifests.
+async fn committed_ids(reg: &StoreRegistry, out: &str) -> Vec<String> {
+    let base: Location = reg.resolve(out).unwrap();
+    let mut ids = Vec::new();
+    for m in commit::read_manifests(&base).await.unwrap() {
+        for f in m.files {
+            let l = base.child(&f.path);
+            let bytes = l.store.get(&l.path).await.unwrap().bytes().await.unwrap();
+            let r = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(bytes, 1024).unwrap();
+            for b in r {
+                let b = b.unwrap();
+                let c = b.column_by_name("id").unwrap().as_any().downcast_ref::<arrow::array::StringArray>().unwrap().clone();
+                ids.extend(c.iter().map(|s| s.unwrap().to_string()));
+            }
+        }
+    }
+    ids.sort();
+    ids
+}
+
+async fn conformance(b: &Backend) {
+    let reg = StoreRegistry::new(spec(b, "x.jsonl", "y", "").spec.storage.clone());
+    let input = format!("{}/in", b.root);
+    let out = format!("{}/out", b.root);
+
+    // Every format and compression, plus malformed records.
+    let a = docs("a", 40);
+    let mut bad = jsonl(&a[..20]);
+    bad.extend_from_slice(b"{\"id\": \"broken\", \"text\": \n");
+    bad.extend_from_slice(b"{\"id\": \"notext\"}\n");
+    bad.extend_from_slice(b"{\"id\": \"utf8\", \"text\": \"caf\xe9\"}\n");
+    bad.extend_from_slice(&jsonl(&a[20..]));
+    put(&reg, &format!("{input}/a.jsonl"), bad).await;
+    let g = docs("g", 15);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&jsonl(&g)).unwrap();
+    put(&reg, &format!("{input}/b.jsonl.gz"), gz.finish().unwrap()).await;
+    let z = docs("z", 15);
+    put(&reg, &format!("{input}/c.jsonl.zst"), zstd::encode_all(&jsonl(&z)[..], 3).unwrap()).await;
+
+    let s = spec(b, &format!("{input}/*.jsonl*"), &out, "");
+    let sum = millrace_engine::run(&s, Default::default()).await.unwrap_or_else(|e| panic!("{}: {e}", b.name));
+    assert_eq!(sum.rows_read, 73, "{}: {sum:?}", b.name);
+    assert_eq!(sum.rows_written, 70, "{}", b.name);
+    assert_eq!(sum.rows_rejected, 3, "{}", b.name);
+    assert!(sum.reconciled, "{}", b.name);
+    assert!(sum.epochs_committed >= 2, "{}: small epoch_bytes must give several epochs", b.name);
+    let ids = committed_ids(&reg, &out).await;
+    assert_eq!(ids.len(), 70, "{}", b.name);
+    let mut expect: Vec<String> = a.iter().chain(&g).chain(&z).map(|v| v["id"].as_str().unwrap().to_string()).collect();
+    expect.sort();
+    assert_eq!(ids, expect, "{}: every good row exactly once (byte-range splits must neither lose nor repeat lines)", b.name);
+
+    // Rejects are committed JSONL naming file, line and reason.
+    let rej_base = reg.resolve(&format!("{out}/_rejects")).unwrap();
+    let mut rejects = Vec::new();
+    for m in commit::read_manifests(&rej_base).await.unwrap() {
+        for f in m.files {
+            let l = rej_base.child(&f.path);
+            let bytes = l.store.get(&l.path).await.unwrap().bytes().await.unwrap();
+            for line in bytes.split(|c| *c == b'\n').filter(|l| !l.is_empty()) {
+                rejects.push(serde_json::from_slice::<serde_json::Value>(line).unwrap());
+            }
+        }
+    }
+    assert_eq!(rejects.len(), 3, "{}: {rejects:?}", b.name);
+    let reasons: Vec<&str> = rejects.iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert!(reasons.iter().any(|r| r.starts_with("invalid_json")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.starts_with("missing_text_field")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.starts_with("invalid_utf8")), "{reasons:?}");
+    assert!(rejects.iter().all(|r| r["source"].as_str().unwrap().ends_with("a.jsonl") && r["offset"].is_u64()));
+
+    // Resume: nothing new to do; a new file is picked up alone.
+    let again = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert_eq!(again.rows_read, 0, "{}: committed units must not be read again", b.name);
+    let d = docs("d", 5);
+    put(&reg, &format!("{input}/d.jsonl"), jsonl(&d)).await;
+    let more = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert_eq!(more.rows_written, 5, "{}", b.name);
+    assert_eq!(committed_ids(&reg, &out).await.len(), 75, "{}", b.name);
+
+    // A crash after publishing files but before the checkpoint: the next run removes that epoch's
+    // files and manifests, then re-does the work once.
+    let base = reg.resolve(&out).unwrap();
+    let last = commit::read_checkpoints(&reg.resolve(&format!("{out}/_millrace")).unwrap()).await.unwrap().iter().map(|c| c.epoch).max().unwrap();
+    let ghost = base.child(&format!("part-{:06}-000-0000.parquet", last + 1));
+    ghost.store.put(&ghost.path, PutPayload::from(parquet_bytes(&docs("ghost", 3)))).await.unwrap();
+    let stray = base.child("_staging/epoch-000099/part-000099-000-0000.parquet");
+    stray.store.put(&stray.path, PutPayload::from(vec![1, 2, 3])).await.unwrap();
+    let e = docs("e", 4);
+    put(&reg, &format!("{input}/e.jsonl"), jsonl(&e)).await;
+    let after = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert_eq!(after.rows_written, 4);
+    let listed: Vec<_> = base.store.list(Some(&base.path)).try_collect().await.unwrap();
+    assert!(!listed.iter().any(|m| m.location.as_ref().contains("_staging/")), "{}: staging left behind", b.name);
+    let ids = committed_ids(&reg, &out).await;
+    assert_eq!(ids.len(), 79, "{}", b.name);
+    assert!(!ids.iter().any(|i| i.starts_with("ghost")));
+
+    // Parquet input, text input, CSV input, each through the same path.
+    let pin = format!("{}/pin", b.root);
+    put(&reg, &format!("{pin}/p.parquet"), parquet_bytes(&docs("p", 30))).await;
+    let pout = format!("{}/pout", b.root);
+    let ps = spec(b, &format!("{pin}/"), &pout, "");
+    let sum = millrace_engine::run(&ps, Default::default()).await.unwrap();
+    assert_eq!((sum.rows_read, sum.rows_written), (30, 30), "{}: parquet", b.name);
+
+    let tin = format!("{}/tin", b.root);
+    put(&reg, &format!("{tin}/one.txt"), "first document\nstill the first".as_bytes().to_vec()).await;
+    put(&reg, &format!("{tin}/two.txt.zst"), zstd::encode_all("second document".as_bytes(), 3).unwrap()).await;
+    let tout = format!("{}/tout", b.root);
+    let text = format!(
+        "name: t\nsource:\n  files: {tin}/*\n  format: text\nsinks:\n  - parquet: {tout}\n{}",
+        b.storage_yaml
+    );
+    let ts = millrace_spec::load_str(&text, "t.yaml", &[]).unwrap();
+    let sum = millrace_engine::run(&ts, Default::default()).await.unwrap();
+    assert_eq!((sum.rows_read, sum.rows_written), (2, 2), "{}: text", b.name);
+
+    let cin = format!("{}/cin", b.root);
+    put(&reg, &format!("{cin}/c.csv"), b"id,text,score\nc1,hello world,1.5\nc2,\"quoted, text\",2\n".to_vec()).await;
+    let cout = format!("{}/cout", b.root);
+    let text = format!("name: c\nsource:\n  files: {cin}/c.csv\nsinks:\n  - jsonl: {cout}\n    compression: zstd\n{}", b.storage_yaml);
+    let cs = millrace_spec::load_str(&text, "c.yaml", &[]).unwrap();
+    let sum = millrace_engine::run(&cs, Default::default()).await.unwrap();
+    assert_eq!((sum.rows_read, sum.rows_written), (2, 2), "{}: csv", b.name);
+    let cbase = reg.resolve(&cout).unwrap();
+    let m = commit::read_manifests(&cbase).await.unwrap();
+    let f = &m[0].files[0];
+    assert!(f.path.ends_with(".jsonl.zst"));
+    let l = cbase.child(&f.path);
+    let body = l.store.get(&l.path).await.unwrap().bytes().await.unwrap();
+    use sha2::Digest;
+    assert_eq!(hex::encode(sha2::Sha256::digest(&body)), f.sha256, "manifest checksum matches the object");
+    let plain = String::from_utf8(zstd::decode_all(&body[..]).unwrap()).unwrap();
+    assert!(plain.contains("quoted, text"), "{plain}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_all_backends() {
+    for b in backends() {
+        eprintln!("conformance: {}", b.name);
+        conformance(&b).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_by_writes_hive_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_string_lossy().to_string();
+    let reg = StoreRegistry::default();
+    put(&reg, &format!("{root}/in/a.jsonl"), jsonl(&docs("h", 9))).await;
+    let text = format!(
+        "name: h\nsource:\n  files: {root}/in/a.jsonl\nsinks:\n  - parquet: {root}/out\n    partition_by: [lang]\n"
+    );
+    let s = millrace_spec::load_str(&text, "h.yaml", &[]).unwrap();
+    let sum = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert_eq!(sum.rows_written, 9);
+    let base = reg.resolve(&format!("{root}/out")).unwrap();
+    let m = &commit::read_manifests(&base).await.unwrap()[0];
+    let mut dirs: Vec<&str> = m.files.iter().map(|f| f.path.split('/').next().unwrap()).collect();
+    dirs.dedup();
+    assert_eq!(dirs, vec!["lang=de", "lang=en"]);
+}

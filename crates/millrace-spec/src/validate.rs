@@ -1,0 +1,138 @@
+//! Checks that need no I/O: URL schemes, one kind per sink, storage option keys, SQL not empty.
+
+use crate::error::suggest;
+use crate::{Diagnostic, PipelineSpec, Spanned, Stage};
+
+pub const SCHEMES: &[&str] = &["file", "s3", "s3a", "az", "azure", "abfs", "abfss", "adl", "gs", "http", "https", "memory"];
+
+const S3_KEYS: &[&str] = &[
+    "endpoint", "endpoint_url", "aws_endpoint", "aws_endpoint_url", "region", "aws_region", "default_region",
+    "aws_default_region", "allow_http", "aws_allow_http", "access_key_id", "aws_access_key_id",
+    "secret_access_key", "aws_secret_access_key", "session_token", "token", "aws_session_token", "aws_token",
+    "virtual_hosted_style_request", "aws_virtual_hosted_style_request", "bucket", "bucket_name", "aws_bucket",
+    "aws_bucket_name", "skip_signature", "aws_skip_signature", "unsigned_payload", "aws_unsigned_payload",
+    "checksum_algorithm", "aws_checksum_algorithm", "conditional_put", "aws_conditional_put",
+    "imdsv1_fallback", "aws_imdsv1_fallback", "metadata_endpoint", "aws_metadata_endpoint",
+    "s3_express", "aws_s3_express", "request_payer", "aws_request_payer", "disable_tagging", "aws_disable_tagging",
+];
+const AZURE_KEYS: &[&str] = &[
+    "use_emulator", "azure_storage_use_emulator", "account_name", "azure_storage_account_name", "account_key",
+    "access_key", "azure_storage_account_key", "azure_storage_access_key", "client_id", "azure_client_id",
+    "client_secret", "azure_client_secret", "tenant_id", "authority_id", "azure_tenant_id", "azure_authority_id",
+    "sas_key", "sas_token", "azure_storage_sas_key", "azure_storage_sas_token", "token", "bearer_token",
+    "azure_storage_token", "endpoint", "azure_storage_endpoint", "use_fabric_endpoint", "container_name",
+    "azure_container_name", "use_azure_cli", "skip_signature", "allow_http", "msi_endpoint", "azure_msi_endpoint",
+    "object_id", "azure_object_id", "msi_resource_id", "azure_msi_resource_id", "federated_token_file",
+    "azure_federated_token_file", "disable_tagging",
+];
+const GCS_KEYS: &[&str] = &[
+    "service_account", "service_account_path", "google_service_account", "google_service_account_path",
+    "service_account_key", "google_service_account_key", "bucket", "bucket_name", "google_bucket",
+    "google_bucket_name", "application_credentials", "google_application_credentials", "skip_signature",
+];
+
+pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
+    let mut d = Vec::new();
+    if spec.name.value.trim().is_empty() {
+        d.push(at(&spec.name, "`name` must not be empty".into(), None));
+    }
+    check_url(&spec.source.files, &mut d);
+    if spec.source.text_field.is_empty() {
+        d.push(at(&spec.source.files, "`source.text_field` must not be empty".into(), None));
+    }
+    for stage in &spec.stages {
+        let Stage::Sql(sql) = &stage.value;
+        if sql.trim().is_empty() {
+            d.push(at(stage, "`sql` stage has an empty query".into(), None));
+        }
+    }
+    if spec.sinks.is_empty() {
+        d.push(Diagnostic { line: 0, column: 0, message: "at least one sink is required".into(), hint: None });
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, sink) in spec.sinks.iter().enumerate() {
+        let kinds = sink.value.kinds();
+        match kinds.len() {
+            0 => d.push(at(sink, "sink has no kind: give one of `parquet: <url>` or `jsonl: <url>`".into(), None)),
+            1 => {
+                let url = kinds[0].1;
+                if let Some(msg) = url_problem(url) {
+                    d.push(at(sink, msg, None));
+                }
+            }
+            _ => d.push(at(sink, "sink has more than one kind key; write one sink per kind".into(), None)),
+        }
+        if let Some(c) = &sink.value.compression {
+            let ok: &[&str] = match sink.value.target().0 {
+                crate::SinkKind::Parquet => &["zstd", "snappy", "lz4", "gzip", "none", "uncompressed"],
+                crate::SinkKind::Jsonl => &["zstd", "gzip", "none"],
+            };
+            if !ok.contains(&c.value.as_str()) {
+                d.push(at(c, format!("unknown compression `{}`; one of {}", c.value, ok.join(", ")), suggest(&c.value, ok)));
+            }
+        }
+        if !names.insert(sink.value.display_name(i)) {
+            d.push(at(sink, format!("duplicate sink name `{}`", sink.value.display_name(i)), None));
+        }
+    }
+    if let Some(r) = &spec.rejects {
+        check_url(r, &mut d);
+    }
+    if let Some(s) = &spec.state {
+        check_url(s, &mut d);
+    }
+    let storage_name = spec.name.clone();
+    for (scheme, map, keys) in [
+        ("s3", &spec.storage.s3, S3_KEYS),
+        ("azure", &spec.storage.azure, AZURE_KEYS),
+        ("gcs", &spec.storage.gcs, GCS_KEYS),
+    ] {
+        for k in map.keys() {
+            if !keys.contains(&k.to_ascii_lowercase().as_str()) {
+                // Map keys carry no span of their own; point at the top of the document's storage block.
+                d.push(Diagnostic {
+                    line: 0,
+                    column: 0,
+                    message: format!("unknown storage.{scheme} option `{k}`"),
+                    hint: suggest(k, keys),
+                });
+            }
+        }
+    }
+    let _ = storage_name;
+    if spec.engine.batch_rows == 0 {
+        d.push(Diagnostic { line: 0, column: 0, message: "engine.batch_rows must be > 0".into(), hint: None });
+    }
+    d
+}
+
+fn at<T>(s: &Spanned<T>, message: String, hint: Option<String>) -> Diagnostic {
+    Diagnostic { line: s.referenced.line(), column: s.referenced.column(), message, hint }
+}
+
+fn check_url(s: &Spanned<String>, d: &mut Vec<Diagnostic>) {
+    if let Some(msg) = url_problem(&s.value) {
+        d.push(at(s, msg, None));
+    }
+}
+
+/// Local paths are fine; anything with `scheme://` must be a scheme we can open.
+pub fn url_problem(u: &str) -> Option<String> {
+    if u.trim().is_empty() {
+        return Some("empty path or URL".into());
+    }
+    match u.find("://") {
+        None => None,
+        Some(i) => {
+            let scheme = u[..i].to_ascii_lowercase();
+            if !SCHEMES.contains(&scheme.as_str()) {
+                let hint = suggest(&scheme, SCHEMES).map(|h| format!(" ({h})")).unwrap_or_default();
+                return Some(format!("unsupported URL scheme `{scheme}://` in `{u}`{hint}; supported: {}", SCHEMES.join(", ")));
+            }
+            if u[i + 3..].is_empty() && scheme != "file" {
+                return Some(format!("URL `{u}` has no bucket/container"));
+            }
+            None
+        }
+    }
+}

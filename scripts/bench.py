@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""End-to-end pipeline benchmark: Millrace vs the datatrove peer, in the same run, on the same corpus.
+
+Builds (or reuses) a zstd JSONL corpus, runs a pipeline spec over it with the release binary at 1x and
+10x the size, and prints MB/s, docs/s, MB per CPU-second and peak RSS for each, then the same figures
+for datatrove doing the equivalent job when it is installed (`--peer` installs it).
+
+Corpus: /tmp/bench-data/c100 (made by ../shared/bench/make_corpus.py) when present, otherwise the
+labelled 8 MB corpus from ../shared/bench/labelled/ replicated with fresh ids to the requested size.
+
+Usage: scripts/bench.py [--spec pipelines/bench-quickstart.yaml] [--size-mb 100] [--scale 10] [--peer]
+"""
+import argparse, io, json, os, resource, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "bench")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def make_corpus(out_dir, size_mb, shards=4):
+    """Replicates the labelled corpus with new ids until `size_mb` of JSONL, written as zstd shards."""
+    import zstandard
+    marker = os.path.join(out_dir, "DONE")
+    if os.path.exists(marker):
+        return out_dir
+    os.makedirs(out_dir, exist_ok=True)
+    src = os.path.join(SHARED, "labelled", "corpus-8mb.jsonl.zst")
+    with open(src, "rb") as f:
+        lines = zstandard.ZstdDecompressor().stream_reader(f).read().decode().splitlines()
+    docs = [json.loads(l) for l in lines]
+    target = size_mb * 1_000_000
+    writers = [zstandard.ZstdCompressor(level=3).stream_writer(open(os.path.join(out_dir, f"part-{i:02}.jsonl.zst"), "wb")) for i in range(shards)]
+    written, rep, n = 0, 0, 0
+    while written < target:
+        for d in docs:
+            d2 = dict(d)
+            d2["id"] = f"r{rep}-{d['id']}"
+            line = (json.dumps(d2, ensure_ascii=False) + "\n").encode()
+            writers[n % shards].write(line)
+            written += len(line)
+            n += 1
+            if written >= target:
+                break
+        rep += 1
+    for w in writers:
+        w.close()
+    json.dump({"docs": n, "bytes": written}, open(os.path.join(out_dir, "corpus.json"), "w"))
+    open(marker, "w").write("ok")
+    return out_dir
+
+
+def corpus(size_mb):
+    c100 = "/tmp/bench-data/c100"
+    if size_mb == 100 and os.path.isdir(c100) and any(f.endswith(".jsonl.zst") for f in os.listdir(c100)):
+        return c100, "jsonl.zst shards of /tmp/bench-data/c100 (make_corpus.py, seed 42)"
+    d = make_corpus(f"/tmp/millrace-bench/rep{size_mb}", size_mb)
+    return d, f"labelled corpus replicated to {size_mb} MB (/tmp/millrace-bench/rep{size_mb})"
+
+
+def uncompressed_mb(d):
+    meta = os.path.join(d, "corpus.json")
+    if os.path.exists(meta):
+        return json.load(open(meta))["bytes"] / 1e6
+    import zstandard
+    total = 0
+    for f in os.listdir(d):
+        if f.endswith(".jsonl.zst"):
+            with open(os.path.join(d, f), "rb") as fh:
+                r = zstandard.ZstdDecompressor().stream_reader(fh)
+                while True:
+                    b = r.read(1 << 24)
+                    if not b:
+                        break
+                    total += len(b)
+    return total / 1e6
+
+
+WRAP = r"""
+import json, resource, subprocess, sys
+p = subprocess.run(sys.argv[2:])
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+json.dump({"rc": p.returncode, "cpu": r.ru_utime + r.ru_stime, "rss": r.ru_maxrss * 1024}, open(sys.argv[1], "w"))
+"""
+
+
+def timed(cmd, env=None):
+    """Runs a command in a fresh wrapper process so that the kernel's peak RSS and CPU time are the
+    command's own (not the build's); returns (wall s, cpu s, peak RSS bytes, stdout)."""
+    stats = "/tmp/millrace-bench/rusage.json"
+    os.makedirs(os.path.dirname(stats), exist_ok=True)
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", WRAP, stats] + cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t0
+    r = json.load(open(stats))
+    if r["rc"] != 0:
+        log(p.stderr[-4000:])
+        raise SystemExit(f"command failed ({r['rc']}): {' '.join(cmd)}")
+    return wall, r["cpu"], r["rss"], p.stdout
+
+
+def row(name, mb, docs, wall, cpu, rss):
+    return {"name": name, "mb": round(mb, 1), "docs": docs, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "mb_per_s": round(mb / wall, 2), "docs_per_s": round(docs / wall), "mb_per_cpu_s": round(mb / cpu, 2) if cpu else None,
+            "peak_rss_mb": round(rss / 1e6, 1)}
+
+
+def run_millrace(spec, src_dir, out_dir, extra_env=None):
+    subprocess.run(["rm", "-rf", out_dir])
+    env = dict(os.environ, BENCH_INPUT=f"{src_dir}/*.jsonl.zst", BENCH_OUTPUT=out_dir, **(extra_env or {}))
+    wall, cpu, rss, out = timed([os.path.join(ROOT, "target/release/pipeline"), "run", spec, "--json"], env)
+    s = json.loads(out)
+    assert s["reconciled"], s
+    return wall, cpu, rss, s
+
+
+PEER = r'''
+import sys
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.writers import ParquetWriter
+from datatrove.executor import LocalPipelineExecutor
+src, out, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+LocalPipelineExecutor(pipeline=[JsonlReader(src, glob_pattern="*.jsonl.zst", compression="zstd"),
+                                ParquetWriter(out)], tasks=4, workers=workers,
+                      logging_dir=out + "_logs").run()
+'''
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spec", default=os.path.join(ROOT, "pipelines/bench-quickstart.yaml"))
+    ap.add_argument("--size-mb", type=int, default=100)
+    ap.add_argument("--scale", type=int, default=10, help="second run on a corpus this many times larger (0: skip)")
+    ap.add_argument("--peer", action="store_true", help="pip install datatrove 0.10.1 if missing and run it")
+    ap.add_argument("--json", help="write results here")
+    a = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--bin", "pipeline"], cwd=ROOT, check=True)
+    results = []
+    d1, desc = corpus(a.size_mb)
+    mb1 = uncompressed_mb(d1)
+    log(f"corpus: {desc}, {mb1:.1f} MB of JSONL")
+    wall, cpu, rss, s = run_millrace(a.spec, d1, "/tmp/millrace-bench/out1")
+    results.append(row(f"millrace {os.path.basename(a.spec)} {a.size_mb} MB", mb1, s["rows_read"], wall, cpu, rss))
+    if a.scale:
+        d2 = make_corpus(f"/tmp/millrace-bench/rep{a.size_mb * a.scale}", a.size_mb * a.scale)
+        mb2 = uncompressed_mb(d2)
+        wall, cpu, rss2, s2 = run_millrace(a.spec, d2, "/tmp/millrace-bench/out2")
+        results.append(row(f"millrace {os.path.basename(a.spec)} {a.size_mb * a.scale} MB", mb2, s2["rows_read"], wall, cpu, rss2))
+    peer_ok = subprocess.run([sys.executable, "-c", "import datatrove"], capture_output=True).returncode == 0
+    if not peer_ok and a.peer:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "datatrove[io]==0.10.1", "pyarrow", "zstandard"], check=True)
+        peer_ok = True
+    if peer_ok:
+        subprocess.run(["rm", "-rf", "/tmp/millrace-bench/dt1", "/tmp/millrace-bench/dt1_logs"])
+        wall, cpu, prss, _ = timed([sys.executable, "-c", PEER, d1, "/tmp/millrace-bench/dt1", "2"])
+        results.append(row(f"datatrove 0.10.1 JsonlReader->ParquetWriter {a.size_mb} MB (2 workers)", mb1, s["rows_read"], wall, cpu, prss))
+    else:
+        log("datatrove is not installed: peer not measured (pass --peer to install it)")
+    print(f"{'run':<62} {'MB':>8} {'wall s':>8} {'MB/s':>8} {'docs/s':>9} {'MB/CPU-s':>9} {'peak RSS MB':>12}")
+    for r in results:
+        print(f"{r['name']:<62} {r['mb']:>8} {r['wall_s']:>8} {r['mb_per_s']:>8} {r['docs_per_s']:>9} {r['mb_per_cpu_s']:>9} {r['peak_rss_mb']:>12}")
+    if len(results) >= 2 and a.scale:
+        log(f"RSS growth for {a.scale}x input: {results[1]['peak_rss_mb'] / results[0]['peak_rss_mb']:.2f}x")
+    if peer_ok and results[-1]["mb_per_cpu_s"]:
+        log(f"millrace / datatrove, MB per CPU-second: {results[0]['mb_per_cpu_s'] / results[-1]['mb_per_cpu_s']:.1f}x")
+    if a.json:
+        json.dump(results, open(a.json, "w"), indent=2)
+
+
+if __name__ == "__main__":
+    main()
