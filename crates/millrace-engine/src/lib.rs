@@ -3,17 +3,20 @@
 //! RecordBatches through the stages, writes every sink, commits the sinks, and only then writes the
 //! checkpoint that marks the epoch's source units done. Owns run state, counters and the run summary.
 
+mod dedupe;
 mod error;
 mod plan;
 mod progress;
 mod run;
+pub mod stages;
+pub mod udf;
 mod summary;
 mod table;
 
 pub use error::EngineError;
 pub use plan::explain;
 pub use run::{RunOptions, run};
-pub use summary::{RunSummary, SinkSummary};
+pub use summary::{RunSummary, SinkSummary, StageCounts};
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 

@@ -1,14 +1,13 @@
 //! From spec to DataFusion: the session, the functions registered in it, and one DataFrame per stage.
 
 use crate::table::{UnitsPartition, streaming_table};
-use crate::{EngineError, Result};
+use crate::Result;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use millrace_connectors::source::{self, ReadOptions};
 use millrace_connectors::store::StoreRegistry;
 use millrace_connectors::{listing, reject::RejectSender};
-use millrace_spec::{LoadedSpec, Stage};
+use millrace_spec::LoadedSpec;
 use std::sync::Arc;
 
 pub(crate) fn session(threads: usize, batch_rows: usize) -> SessionContext {
@@ -16,24 +15,9 @@ pub(crate) fn session(threads: usize, batch_rows: usize) -> SessionContext {
         .with_target_partitions(threads)
         .with_batch_size(batch_rows)
         .with_information_schema(true);
-    SessionContext::new_with_config(config)
-}
-
-/// Applies the spec's stages to `df` (whose table is registered as `input` for the first SQL stage).
-pub(crate) async fn apply_stages(ctx: &SessionContext, mut df: DataFrame, spec: &LoadedSpec) -> Result<DataFrame> {
-    for (index, stage) in spec.spec.stages.iter().enumerate() {
-        let stage_err = |message: String| EngineError::Stage { index: index + 1, kind: stage.value.kind().into(), message };
-        match &stage.value {
-            Stage::Sql(query) => {
-                ctx.deregister_table("input").map_err(|e| stage_err(e.to_string()))?;
-                ctx.register_table("input", df.into_view()).map_err(|e| stage_err(e.to_string()))?;
-                df = ctx.sql(query).await.map_err(|e| {
-                    stage_err(format!("{e} (spec line {}, column {})", stage.referenced.line(), stage.referenced.column()))
-                })?;
-            }
-        }
-    }
-    Ok(df)
+    let ctx = SessionContext::new_with_config(config);
+    crate::udf::register_sql_functions(&ctx);
+    ctx
 }
 
 /// Everything needed to build an epoch's plan, resolved once per run.
@@ -78,7 +62,9 @@ pub async fn explain(spec: &LoadedSpec) -> Result<String> {
     let table = streaming_table(sp.schema.clone(), parts)?;
     ctx.register_table("input", Arc::new(table))?;
     let df = ctx.table("input").await?;
-    let df = apply_stages(&ctx, df, spec).await?;
+    let env = crate::stages::StageEnv::new(spec)?;
+    let df = crate::stages::apply_stages(&ctx, df, spec, &env, &crate::stages::Mode::Explain).await?;
+    let df = crate::stages::cut(&ctx, df, &crate::stages::Mode::Explain).await?;
     let logical = df.logical_plan().display_indent().to_string();
     let optimized = df.clone().into_optimized_plan()?;
     let physical = df.create_physical_plan().await?;

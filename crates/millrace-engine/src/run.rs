@@ -1,11 +1,10 @@
 //! A run: plan the epochs still to do, then for each epoch execute, write, commit sinks, checkpoint.
 
-use crate::plan::{apply_stages, num_threads, plan_source, session};
+use crate::plan::{num_threads, plan_source, session};
+use crate::stages::{Mode, StageEnv, apply_stages, split_rejects};
 use crate::summary::{RunSummary, SinkSummary, resource_usage};
 use crate::table::{UnitsPartition, streaming_table};
 use crate::{EngineError, REJECT_COLUMN, Result};
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::{filter_record_batch, not};
 use datafusion::physical_plan::execute_stream_partitioned;
 use futures::StreamExt;
 use millrace_connectors::commit::{self, Checkpoint};
@@ -53,15 +52,17 @@ fn resolve_sinks(spec: &LoadedSpec, registry: &StoreRegistry) -> Result<Sinks> {
         target_file_size: 256 << 20,
         partition_by: vec![],
         row_group_rows: 0,
+        target_tokens: 0,
+        megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(0),
     });
     Ok(Sinks { data, rejects, state: registry.resolve(&state_url)? })
 }
 
-/// Counters of one epoch, filled by the writer tasks.
+/// Counters of one epoch, filled by the writer tasks and cuts.
 #[derive(Default)]
-struct EpochCounters {
-    rows_out: AtomicU64,
-    stage_rejected: AtomicU64,
+pub struct EpochCounters {
+    pub rows_out: AtomicU64,
+    pub stage_rejected: AtomicU64,
 }
 
 pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
@@ -71,12 +72,24 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
     let threads = spec.spec.engine.threads.unwrap_or_else(num_threads).max(1);
     let batch_rows = spec.spec.engine.batch_rows;
     let registry = Arc::new(StoreRegistry::new(spec.spec.storage.clone()));
-    let sinks = resolve_sinks(spec, &registry)?;
+    let mut env = StageEnv::new(spec)?;
+    let mut sinks = resolve_sinks(spec, &registry)?;
+    if let Some(dtype) = env.megatron_dtype() {
+        for s in sinks.data.iter_mut() {
+            Arc::make_mut(s).megatron_dtype = dtype;
+        }
+    }
     let sp = plan_source(spec, &registry, batch_rows).await?;
 
     // Resume: what earlier runs committed is skipped, and what they left half-done is removed.
     let checkpoints = commit::read_checkpoints(&sinks.state).await?;
     let last = checkpoints.iter().map(|c| c.epoch).max();
+    for (i, st) in spec.spec.stages.iter().enumerate() {
+        if let millrace_spec::Stage::Dedupe(d) = &st.value {
+            let id_field = spec.spec.source.id_field.clone().unwrap_or_else(|| "id".into());
+            env.dedupe.insert(i, Arc::new(crate::dedupe::DedupeState::open(d, &id_field, &registry, last).await?));
+        }
+    }
     let done: HashSet<String> = checkpoints.iter().flat_map(|c| c.units.iter().map(unit_identity)).collect();
     for s in sinks.data.iter().chain(std::iter::once(&sinks.rejects)) {
         let removed = commit::repair(&s.base, last).await?;
@@ -140,7 +153,8 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
             .collect();
         let ctx = session(threads, batch_rows);
         ctx.register_table("input", Arc::new(streaming_table(sp.schema.clone(), parts)?))?;
-        let mut df = apply_stages(&ctx, ctx.table("input").await?, spec).await?;
+        let mode = Mode::Run { rejects: &rejects_tx, counters: &counters, epoch };
+        let mut df = apply_stages(&ctx, ctx.table("input").await?, spec, &env, &mode).await?;
         if let Some(l) = remaining_limit {
             df = df.limit(0, Some(l))?;
         }
@@ -221,6 +235,10 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
             ss.bytes += m.bytes;
         }
         commit::publish(&sinks.rejects.base, "rejects", &run_id, epoch, reject_files, None).await?;
+        for d in env.dedupe.values() {
+            d.commit().await?;
+        }
+        crate::dedupe::release_spill();
 
         let rows_read = metrics.rows_read.load(Ordering::Relaxed) - before_read;
         let source_rejected = metrics.rows_rejected.load(Ordering::Relaxed) - before_rej;
@@ -251,6 +269,7 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
         p.finish();
     }
     summary.bytes_read = metrics.bytes_read.load(Ordering::Relaxed);
+    summary.stages = crate::summary::StageCounts::from_metrics(&env.metrics, spec);
     summary.limited = opts.limit.is_some();
     summary.finish(started.elapsed(), resource_usage());
     Ok(summary)
@@ -259,54 +278,6 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
 /// What identifies a unit across runs: its key plus the file's size (a rewritten file is new work).
 fn unit_identity(u: &WorkUnit) -> String {
     format!("{}@{}", u.key(), u.file.size)
-}
-
-/// Rows whose `_reject` is set go to the rejects sink with their reason; the rest continue without
-/// the column.
-async fn split_rejects(batch: RecordBatch, rejects: &RejectSender, counters: &EpochCounters) -> Result<RecordBatch> {
-    let Ok(idx) = batch.schema().index_of(REJECT_COLUMN) else {
-        return Ok(batch);
-    };
-    let reasons = batch.column(idx).clone();
-    let Some(reasons) = reasons.as_any().downcast_ref::<StringArray>() else {
-        return Ok(batch);
-    };
-    let keep_cols: Vec<usize> = (0..batch.num_columns()).filter(|i| *i != idx).collect();
-    let data = batch.project(&keep_cols)?;
-    if reasons.null_count() == reasons.len() {
-        return Ok(data);
-    }
-    let rejected_mask: BooleanArray = (0..reasons.len()).map(|i| Some(reasons.is_valid(i))).collect();
-    let rejected = filter_record_batch(&data, &rejected_mask)?;
-    let rejected_reasons = datafusion::arrow::compute::filter(reasons, &rejected_mask)?;
-    let rejected_reasons = rejected_reasons.as_any().downcast_ref::<StringArray>().cloned();
-    let ids = rejected.column(0).as_any().downcast_ref::<StringArray>().cloned();
-    for i in 0..rejected.num_rows() {
-        let reason = rejected_reasons.as_ref().map(|r| r.value(i).to_string()).unwrap_or_default();
-        let stage = reason.split(':').next().unwrap_or("stage").to_string();
-        rejects
-            .send(Reject {
-                id: ids.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i).to_string()),
-                stage,
-                reason,
-                source: None,
-                line: None,
-                offset: None,
-                record: row_json(&rejected, i),
-            })
-            .await;
-    }
-    counters.stage_rejected.fetch_add(rejected.num_rows() as u64, Ordering::Relaxed);
-    Ok(filter_record_batch(&data, &not(&rejected_mask)?)?)
-}
-
-fn row_json(batch: &RecordBatch, i: usize) -> String {
-    let slice = batch.slice(i, 1);
-    let mut w = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
-    if w.write(&slice).is_err() || w.finish().is_err() {
-        return String::new();
-    }
-    String::from_utf8_lossy(&w.into_inner()).trim_end().to_string()
 }
 
 /// Drains the epoch's reject channel into one JSONL file in staging; returns it and counts per reason.

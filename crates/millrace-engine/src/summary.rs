@@ -40,6 +40,37 @@ pub struct RunSummary {
     pub mb_per_cpu_second: f64,
     /// read == written + filtered + rejected
     pub reconciled: bool,
+    pub stages: StageCounts,
+}
+
+/// What stages counted beyond rows: PII found, tokens, duplicates by kind.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageCounts {
+    pub pii_found: BTreeMap<String, u64>,
+    pub tokens: Option<millrace_tokenise::TokenStatsSummary>,
+    pub duplicates_exact: u64,
+    pub duplicates_minhash: u64,
+    pub duplicates_of_earlier_runs: u64,
+}
+
+impl StageCounts {
+    pub(crate) fn from_metrics(m: &crate::stages::StageMetrics, spec: &millrace_spec::LoadedSpec) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let has = |k: &str| spec.spec.stages.iter().any(|s| s.value.kind() == k);
+        let mut c = StageCounts::default();
+        if has("redact_pii") {
+            for (i, k) in crate::stages::PII_KINDS.iter().enumerate() {
+                c.pii_found.insert(k.to_string(), m.pii[i].load(Relaxed));
+            }
+        }
+        if has("tokenise") {
+            c.tokens = m.tokens.lock().ok().map(|t| t.summary());
+        }
+        c.duplicates_exact = m.dedupe_exact.load(Relaxed);
+        c.duplicates_minhash = m.dedupe_minhash.load(Relaxed);
+        c.duplicates_of_earlier_runs = m.dedupe_cross_run.load(Relaxed);
+        c
+    }
 }
 
 pub(crate) struct Usage {
@@ -86,6 +117,12 @@ impl RunSummary {
         row(&mut s, "rows rejected", self.rows_rejected.to_string());
         for (k, v) in &self.rejects_by_reason {
             row(&mut s, &format!("  {k}"), v.to_string());
+        }
+        for (k, v) in &self.stages.pii_found {
+            row(&mut s, &format!("pii {k}"), v.to_string());
+        }
+        if let Some(t) = &self.stages.tokens {
+            row(&mut s, "tokens", format!("{} in {} docs (p50 {}, p90 {}, p99 {}, max {})", t.tokens, t.documents, t.p50, t.p90, t.p99, t.max));
         }
         row(&mut s, "reconciled", if self.reconciled { "yes (read = written + filtered + rejected)".into() } else { "NO".into() });
         for sk in &self.sinks {

@@ -2,12 +2,14 @@
 //! and validation that does not need any service. Everything the engine knows about a pipeline comes
 //! from the types in this crate; nothing here performs I/O beyond reading the spec file.
 
+mod checks;
 mod error;
 mod interpolate;
 mod model;
 mod size;
 mod validate;
 
+pub use checks::*;
 pub use error::{Diagnostic, SpecError};
 pub use interpolate::interpolate;
 pub use model::*;

@@ -24,6 +24,31 @@ pub struct PipelineSpec {
     pub storage: StorageSpec,
     #[serde(default)]
     pub engine: EngineSpec,
+    /// Data-quality checks run on what the run wrote (and by `pipeline check`).
+    #[serde(default)]
+    pub checks: Vec<Spanned<crate::checks::CheckSpec>>,
+    /// Where `run.json` and `report.html` go.
+    #[serde(default)]
+    pub report: ReportSpec,
+    /// OpenLineage events; off unless given.
+    #[serde(default)]
+    pub lineage: Option<millrace_report::lineage::LineageConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSpec {
+    /// Directory (local path or URL) for `<run_id>/run.json` and `report.html`; default
+    /// `<state>/runs/`.
+    pub dir: Option<String>,
+    /// Also render the HTML report after each run.
+    pub html: bool,
+}
+
+impl Default for ReportSpec {
+    fn default() -> Self {
+        Self { dir: None, html: true }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -110,18 +135,197 @@ fn default_split_bytes() -> ByteSize {
     ByteSize(64 << 20)
 }
 
-/// One step of the pipeline. Written as a one-key map: `- sql: SELECT ...`.
+/// One step of the pipeline. Written as a one-key map: `- sql: SELECT ...`, `- clean: {}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Stage {
     /// A SQL query over the table `input` (the previous stage's output).
     Sql(String),
+    /// HTML to text, control characters, whitespace, C4-style line rules.
+    Clean(millrace_text::CleanParams),
+    /// Unicode normalisation and canonical punctuation.
+    #[serde(alias = "normalize")]
+    Normalise(millrace_text::NormaliseParams),
+    /// Quality filters; rejected rows go to the rejects sink with a reason.
+    Filter(FilterStage),
+    /// PII redaction or tagging.
+    #[serde(alias = "pii")]
+    RedactPii(millrace_text::PiiParams),
+    /// Adds `lang` and `lang_score` columns.
+    #[serde(alias = "language", alias = "langid")]
+    DetectLanguage(millrace_text::LangIdParams),
+    /// Exact and MinHash near-duplicate removal.
+    #[serde(alias = "dedup")]
+    Dedupe(DedupeStage),
+    /// Adds `n_tokens` (and `token_ids` when asked or when a megatron sink needs them).
+    #[serde(alias = "tokenize")]
+    Tokenise(TokeniseStage),
 }
 
 impl Stage {
     pub fn kind(&self) -> &'static str {
         match self {
             Stage::Sql(_) => "sql",
+            Stage::Clean(_) => "clean",
+            Stage::Normalise(_) => "normalise",
+            Stage::Filter(_) => "filter",
+            Stage::RedactPii(_) => "redact_pii",
+            Stage::DetectLanguage(_) => "detect_language",
+            Stage::Dedupe(_) => "dedupe",
+            Stage::Tokenise(_) => "tokenise",
+        }
+    }
+}
+
+/// `filter:` runs the configured rules in this order: length, languages, gopher_repetition,
+/// gopher_quality, c4_quality, fineweb_quality, then `where`. The first rule that drops a row names
+/// the reason (`gopher_quality:gopher_short_doc`).
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilterStage {
+    pub length: Option<millrace_quality::LengthParams>,
+    #[serde(alias = "language")]
+    pub languages: Option<millrace_text::LangFilterParams>,
+    pub gopher_repetition: Option<millrace_quality::GopherRepetitionParams>,
+    #[serde(alias = "gopher")]
+    pub gopher_quality: Option<millrace_quality::GopherQualityParams>,
+    #[serde(alias = "c4")]
+    pub c4_quality: Option<millrace_quality::C4QualityParams>,
+    #[serde(alias = "fineweb")]
+    pub fineweb_quality: Option<millrace_quality::FineWebQualityParams>,
+    /// A SQL predicate over the row; rows for which it is not true are rejected (`filter:where`).
+    #[serde(rename = "where", alias = "predicate")]
+    pub predicate: Option<String>,
+}
+
+impl FilterStage {
+    /// The quality rules in their fixed order.
+    pub fn quality_specs(&self) -> Vec<millrace_quality::FilterSpec> {
+        use millrace_quality::FilterSpec as F;
+        let mut v = Vec::new();
+        if let Some(p) = &self.length {
+            v.push(F::Length(p.clone()));
+        }
+        if let Some(p) = &self.gopher_repetition {
+            v.push(F::GopherRepetition(p.clone()));
+        }
+        if let Some(p) = &self.gopher_quality {
+            v.push(F::GopherQuality(p.clone()));
+        }
+        if let Some(p) = &self.c4_quality {
+            v.push(F::C4Quality(p.clone()));
+        }
+        if let Some(p) = &self.fineweb_quality {
+            v.push(F::FineWebQuality(p.clone()));
+        }
+        v
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupeMethod {
+    Exact,
+    Minhash,
+    /// Exact and MinHash together (default).
+    #[default]
+    #[serde(alias = "all")]
+    Both,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupeStage {
+    pub method: DedupeMethod,
+    pub exact: millrace_dedupe::ExactParams,
+    #[serde(alias = "near")]
+    pub minhash: millrace_dedupe::MinHashParams,
+    #[serde(alias = "keep_rule")]
+    pub keep: millrace_dedupe::KeepRule,
+    #[serde(alias = "verify")]
+    pub verify_threshold: Option<f64>,
+    #[serde(alias = "memory_mb")]
+    pub memory_budget_mb: u64,
+    /// Persistent index URL: dedupe against everything kept by earlier runs/epochs.
+    pub index: Option<String>,
+}
+
+impl Default for DedupeStage {
+    fn default() -> Self {
+        let d = millrace_dedupe::DedupeParams::default();
+        Self {
+            method: DedupeMethod::Both,
+            exact: d.exact,
+            minhash: d.minhash,
+            keep: d.keep,
+            verify_threshold: d.verify_threshold,
+            memory_budget_mb: d.memory_budget_mb,
+            index: None,
+        }
+    }
+}
+
+impl DedupeStage {
+    pub fn params(&self) -> millrace_dedupe::DedupeParams {
+        let mut exact = self.exact.clone();
+        let mut minhash = self.minhash.clone();
+        exact.enabled = exact.enabled && self.method != DedupeMethod::Minhash;
+        minhash.enabled = minhash.enabled && self.method != DedupeMethod::Exact;
+        millrace_dedupe::DedupeParams {
+            exact,
+            minhash,
+            keep: self.keep,
+            verify_threshold: self.verify_threshold,
+            memory_budget_mb: self.memory_budget_mb,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokeniseStage {
+    /// Path (or URL of a local file) of a Hugging Face `tokenizer.json`.
+    #[serde(alias = "tokenizer_path", alias = "tokenizer_file")]
+    pub tokenizer: String,
+    pub add_bos: bool,
+    #[serde(alias = "append_eos", alias = "append_eod")]
+    pub add_eos: bool,
+    #[serde(alias = "max_length")]
+    pub max_tokens: Option<usize>,
+    pub bos_token: Option<String>,
+    #[serde(alias = "eod_token")]
+    pub eos_token: Option<String>,
+    pub add_special_tokens: bool,
+    /// Also add `token_ids` (List<UInt32>); implied by a `megatron` sink.
+    pub token_ids: bool,
+}
+
+impl Default for TokeniseStage {
+    fn default() -> Self {
+        let d = millrace_tokenise::TokeniseParams::default();
+        Self {
+            tokenizer: d.tokenizer,
+            add_bos: d.add_bos,
+            add_eos: d.add_eos,
+            max_tokens: d.max_tokens,
+            bos_token: d.bos_token,
+            eos_token: d.eos_token,
+            add_special_tokens: d.add_special_tokens,
+            token_ids: false,
+        }
+    }
+}
+
+impl TokeniseStage {
+    pub fn params(&self) -> millrace_tokenise::TokeniseParams {
+        millrace_tokenise::TokeniseParams {
+            tokenizer: self.tokenizer.clone(),
+            add_bos: self.add_bos,
+            add_eos: self.add_eos,
+            max_tokens: self.max_tokens,
+            bos_token: self.bos_token.clone(),
+            eos_token: self.eos_token.clone(),
+            add_special_tokens: self.add_special_tokens,
         }
     }
 }
@@ -134,6 +338,12 @@ pub struct SinkSpec {
     pub parquet: Option<String>,
     #[serde(default)]
     pub jsonl: Option<String>,
+    /// Megatron-LM indexed dataset shards (`.bin` + `.idx`) of the `token_ids` column.
+    #[serde(default)]
+    pub megatron: Option<String>,
+    /// megatron: tokens per shard before a new one is started.
+    #[serde(default, alias = "shard_tokens")]
+    pub target_tokens: Option<u64>,
     /// A name for reports and `check --target`; default: the kind.
     #[serde(default)]
     pub name: Option<String>,
@@ -153,6 +363,7 @@ pub struct SinkSpec {
 pub enum SinkKind {
     Parquet,
     Jsonl,
+    Megatron,
 }
 
 impl SinkSpec {
@@ -163,6 +374,9 @@ impl SinkSpec {
         }
         if let Some(u) = &self.jsonl {
             v.push((SinkKind::Jsonl, u.as_str()));
+        }
+        if let Some(u) = &self.megatron {
+            v.push((SinkKind::Megatron, u.as_str()));
         }
         v
     }

@@ -41,11 +41,38 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
         d.push(at(&spec.source.files, "`source.text_field` must not be empty".into(), None));
     }
     for stage in &spec.stages {
-        let Stage::Sql(sql) = &stage.value;
-        if sql.trim().is_empty() {
-            d.push(at(stage, "`sql` stage has an empty query".into(), None));
+        match &stage.value {
+            Stage::Sql(sql) if sql.trim().is_empty() => d.push(at(stage, "`sql` stage has an empty query".into(), None)),
+            Stage::Filter(f) => {
+                if let Some(l) = &f.languages {
+                    if let Err(e) = l.validate() {
+                        d.push(at(stage, format!("filter.languages: {e}"), None));
+                    }
+                }
+                if let Err(e) = millrace_quality::QualityPipeline::new(&f.quality_specs()) {
+                    d.push(at(stage, format!("filter: {e}"), None));
+                }
+                if f.quality_specs().is_empty() && f.languages.is_none() && f.predicate.is_none() {
+                    d.push(at(stage, "`filter` stage enables no rule; add e.g. `gopher_quality: {}`".into(), None));
+                }
+            }
+            Stage::Dedupe(dd) => {
+                if let Err(e) = dd.params().validate() {
+                    d.push(at(stage, format!("dedupe: {e}"), None));
+                }
+                if let Some(i) = &dd.index {
+                    if let Some(msg) = url_problem(i) {
+                        d.push(at(stage, format!("dedupe.index: {msg}"), None));
+                    }
+                }
+            }
+            Stage::Tokenise(t) if t.tokenizer.trim().is_empty() => {
+                d.push(at(stage, "`tokenise` needs `tokenizer: path/to/tokenizer.json`".into(), None))
+            }
+            _ => {}
         }
     }
+    let has_tokenise = spec.stages.iter().any(|s| matches!(s.value, Stage::Tokenise(_)));
     if spec.sinks.is_empty() {
         d.push(Diagnostic { line: 0, column: 0, message: "at least one sink is required".into(), hint: None });
     }
@@ -53,11 +80,14 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
     for (i, sink) in spec.sinks.iter().enumerate() {
         let kinds = sink.value.kinds();
         match kinds.len() {
-            0 => d.push(at(sink, "sink has no kind: give one of `parquet: <url>` or `jsonl: <url>`".into(), None)),
+            0 => d.push(at(sink, "sink has no kind: give one of `parquet: <url>`, `jsonl: <url>` or `megatron: <url>`".into(), None)),
             1 => {
                 let url = kinds[0].1;
                 if let Some(msg) = url_problem(url) {
                     d.push(at(sink, msg, None));
+                }
+                if kinds[0].0 == crate::SinkKind::Megatron && !has_tokenise {
+                    d.push(at(sink, "a `megatron` sink needs a `tokenise` stage before it".into(), None));
                 }
             }
             _ => d.push(at(sink, "sink has more than one kind key; write one sink per kind".into(), None)),
@@ -66,6 +96,7 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
             let ok: &[&str] = match sink.value.target().0 {
                 crate::SinkKind::Parquet => &["zstd", "snappy", "lz4", "gzip", "none", "uncompressed"],
                 crate::SinkKind::Jsonl => &["zstd", "gzip", "none"],
+                crate::SinkKind::Megatron => &["none"],
             };
             if !ok.contains(&c.value.as_str()) {
                 d.push(at(c, format!("unknown compression `{}`; one of {}", c.value, ok.join(", ")), suggest(&c.value, ok)));

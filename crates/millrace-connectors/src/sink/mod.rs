@@ -3,9 +3,11 @@
 //! epoch manifest can list checksums. Publishing is in [`crate::commit`].
 
 mod jsonl;
+mod megatron;
 mod parquet;
 
 pub use jsonl::{JsonlFile, LineCompression};
+pub use megatron::{MegatronFile, TOKEN_IDS};
 
 use crate::store::Location;
 use crate::{ConnectorError, Result};
@@ -27,6 +29,9 @@ pub struct SinkConfig {
     pub target_file_size: u64,
     pub partition_by: Vec<String>,
     pub row_group_rows: usize,
+    /// megatron: tokens per shard, and the token id width (from the tokenizer's vocabulary).
+    pub target_tokens: u64,
+    pub megatron_dtype: millrace_tokenise::MegatronDtype,
 }
 
 impl SinkConfig {
@@ -34,7 +39,7 @@ impl SinkConfig {
         let (kind, _) = spec.target();
         let default_comp = match kind {
             SinkKind::Parquet => "zstd",
-            SinkKind::Jsonl => "none",
+            SinkKind::Jsonl | SinkKind::Megatron => "none",
         };
         SinkConfig {
             name: spec.display_name(index),
@@ -44,6 +49,8 @@ impl SinkConfig {
             target_file_size: spec.target_file_size.map(|b| b.0).unwrap_or(256 << 20),
             partition_by: spec.partition_by.clone(),
             row_group_rows: spec.row_group_rows.unwrap_or(64 * 1024),
+            target_tokens: spec.target_tokens.unwrap_or(100_000_000),
+            megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(u16::MAX as usize + 1),
         }
     }
 
@@ -53,6 +60,7 @@ impl SinkConfig {
             (SinkKind::Jsonl, "zstd") => "jsonl.zst",
             (SinkKind::Jsonl, "gzip") => "jsonl.gz",
             (SinkKind::Jsonl, _) => "jsonl",
+            (SinkKind::Megatron, _) => "bin",
         }
     }
 }
@@ -92,13 +100,16 @@ pub struct PartitionWriter {
 enum OpenFile {
     Parquet(parquet::ParquetFile),
     Jsonl(JsonlFile),
+    Megatron(MegatronFile),
 }
 
 impl OpenFile {
-    fn bytes(&self) -> u64 {
+    /// How full the file is against its roll target (bytes, or tokens for megatron shards).
+    fn full(&self, cfg: &SinkConfig) -> bool {
         match self {
-            OpenFile::Parquet(f) => f.bytes(),
-            OpenFile::Jsonl(f) => f.bytes,
+            OpenFile::Parquet(f) => f.bytes() >= cfg.target_file_size,
+            OpenFile::Jsonl(f) => f.bytes >= cfg.target_file_size,
+            OpenFile::Megatron(f) => f.tokens() >= cfg.target_tokens,
         }
     }
 }
@@ -139,11 +150,12 @@ impl PartitionWriter {
                 w.finish().map_err(|e| ConnectorError::write(&j.url, e))?;
                 j.write_lines(&w.into_inner(), batch.num_rows() as u64).await?;
             }
+            OpenFile::Megatron(m) => m.write(&batch)?,
         }
-        if f.bytes() >= self.cfg.target_file_size {
+        if f.full(&self.cfg) {
             if let Some(f) = self.open.remove(dir) {
                 let staged = close(f).await?;
-                self.done.push(staged);
+                self.done.extend(staged);
             }
         }
         Ok(())
@@ -161,6 +173,7 @@ impl PartitionWriter {
                 let comp = LineCompression::parse(&self.cfg.compression);
                 OpenFile::Jsonl(JsonlFile::create(staging, rel, comp)?)
             }
+            SinkKind::Megatron => OpenFile::Megatron(MegatronFile::create(staging, rel, self.cfg.megatron_dtype)?),
         })
     }
 
@@ -169,17 +182,18 @@ impl PartitionWriter {
         let open = std::mem::take(&mut self.open);
         for (_, f) in open {
             let staged = close(f).await?;
-            self.done.push(staged);
+            self.done.extend(staged);
         }
         Ok(self.done)
     }
 }
 
-async fn close(f: OpenFile) -> Result<StagedFile> {
-    match f {
-        OpenFile::Parquet(p) => p.close().await,
-        OpenFile::Jsonl(j) => j.close().await,
-    }
+async fn close(f: OpenFile) -> Result<Vec<StagedFile>> {
+    Ok(match f {
+        OpenFile::Parquet(p) => vec![p.close().await?],
+        OpenFile::Jsonl(j) => vec![j.close().await?],
+        OpenFile::Megatron(m) => m.close().await?,
+    })
 }
 
 /// Groups rows by the values of `keys`; returns (`k1=v1/k2=v2`, rows without the key columns).

@@ -1,0 +1,269 @@
+//! The dedupe stage: a blocking step inside an epoch, with bounded memory.
+//!
+//! Pass 1 executes the plan so far; every live row is appended to a per-partition Arrow IPC spill
+//! file on local disk while its sketch (exact hash, MinHash band keys) goes to one `Deduper`, which
+//! itself spills postings past its memory budget. Clustering then decides, deterministically, which
+//! row of each cluster stays. Pass 2 replays the spill files: duplicates go to the rejects sink with
+//! `duplicate_of` and reason `dedupe:exact`, `dedupe:minhash` or `dedupe:index` (a match with a
+//! document kept by an earlier epoch or run, through the persistent index); the rest flow on.
+//!
+//! The index (`index:` URL) is a manifest plus one immutable segment per epoch, written when the
+//! epoch commits and before its checkpoint; segments of epochs that never reached a checkpoint are
+//! ignored on the next run, so a crashed epoch cannot dedupe against itself.
+
+use crate::stages::{OnceStream, StageMetrics, row_json, send_reject, strings};
+use crate::{EngineError, Result};
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::execute_stream_partitioned;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use millrace_connectors::reject::RejectSender;
+use millrace_connectors::store::{Location, StoreRegistry};
+use millrace_dedupe::{DedupeIndex, DedupeOutcome, Deduper, IndexManifest, Sketcher};
+use object_store::{ObjectStoreExt, PutPayload};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// A dedupe stage's state across the epochs of a run.
+pub struct DedupeState {
+    pub params: millrace_dedupe::DedupeParams,
+    pub id_field: String,
+    index_loc: Option<Location>,
+    index: Mutex<Option<DedupeIndex>>,
+    pending: Mutex<Option<(String, Vec<u8>)>>,
+}
+
+fn err(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Stage { index: 0, kind: "dedupe".into(), message: e.to_string() }
+}
+
+impl DedupeState {
+    pub async fn open(
+        stage: &millrace_spec::DedupeStage,
+        id_field: &str,
+        registry: &StoreRegistry,
+        last_committed: Option<u64>,
+    ) -> Result<Self> {
+        let params = stage.params();
+        let (index_loc, index) = match &stage.index {
+            None => (None, None),
+            Some(url) => {
+                let loc = registry.resolve(url)?;
+                let mut index = DedupeIndex::new(params.fingerprint());
+                let m = loc.child("manifest.json");
+                match m.store.get(&m.path).await {
+                    Ok(got) => {
+                        let bytes = got.bytes().await.map_err(err)?;
+                        let manifest = IndexManifest::from_bytes(&bytes).map_err(err)?;
+                        for name in manifest.segment_names() {
+                            // Segments are named by epoch; one past the last checkpoint belongs to an
+                            // epoch that will run again.
+                            let epoch: Option<u64> = name.strip_prefix("epoch-").and_then(|e| e.parse().ok());
+                            if epoch.is_some_and(|e| last_committed.is_none_or(|l| e > l)) {
+                                continue;
+                            }
+                            let s = loc.child(&format!("segments/{name}"));
+                            let bytes = s.store.get(&s.path).await.map_err(err)?.bytes().await.map_err(err)?;
+                            index.add_segment(name, bytes.to_vec()).map_err(err)?;
+                        }
+                    }
+                    Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(err(e)),
+                }
+                (Some(loc), Some(index))
+            }
+        };
+        Ok(Self { params, id_field: id_field.to_string(), index_loc, index: Mutex::new(index), pending: Mutex::new(None) })
+    }
+
+    /// Stores the epoch's segment and the new manifest; the manifest write is the index's commit.
+    pub async fn commit(&self) -> Result<()> {
+        let Some(loc) = &self.index_loc else { return Ok(()) };
+        let Some((name, seg)) = self.pending.lock().map_err(err)?.take() else { return Ok(()) };
+        let s = loc.child(&format!("segments/{name}"));
+        s.store.put(&s.path, PutPayload::from(seg.clone())).await.map_err(err)?;
+        let manifest = {
+            let mut g = self.index.lock().map_err(err)?;
+            let idx = g.get_or_insert_with(|| DedupeIndex::new(self.params.fingerprint()));
+            idx.add_segment(&name, seg).map_err(err)?;
+            idx.manifest_bytes()
+        };
+        let m = loc.child("manifest.json");
+        m.store.put(&m.path, PutPayload::from(manifest)).await.map_err(err)?;
+        Ok(())
+    }
+}
+
+struct Shared {
+    outcome: DedupeOutcome,
+    exact: Vec<Option<u128>>,
+    /// Add-order index of each kept document that some duplicate points to.
+    target_index: HashMap<String, usize>,
+}
+
+pub async fn dedupe(
+    ctx: &SessionContext,
+    df: DataFrame,
+    text: &str,
+    state: Arc<DedupeState>,
+    rejects: &RejectSender,
+    counters: &Arc<crate::run::EpochCounters>,
+    epoch: u64,
+    metrics: &Arc<StageMetrics>,
+) -> Result<DataFrame> {
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let text_idx = schema.index_of(text).map_err(err)?;
+    let id_idx = schema.index_of(&state.id_field).unwrap_or(0);
+    let dir = tempfile::tempdir().map_err(err)?;
+    let mut deduper = Deduper::new(&state.params, Some(dir.path().join("postings"))).map_err(err)?;
+    deduper.set_memory_budget_bytes(state.params.memory_budget_mb << 20);
+    let sketcher = Arc::new(Sketcher::new(&state.params).map_err(err)?);
+    let deduper = Arc::new(Mutex::new((deduper, Vec::<Option<u128>>::new())));
+    let plan = df.create_physical_plan().await?;
+    let streams = execute_stream_partitioned(plan, ctx.task_ctx())?;
+    let mut tasks = Vec::new();
+    for (p, mut stream) in streams.into_iter().enumerate() {
+        let path = dir.path().join(format!("part-{p}.arrow"));
+        let schema = schema.clone();
+        let sketcher = sketcher.clone();
+        let deduper = deduper.clone();
+        tasks.push(tokio::spawn(async move {
+            let file = std::fs::File::create(&path).map_err(err)?;
+            let mut w = datafusion::arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &schema)?;
+            let mut order: Vec<u32> = Vec::new();
+            while let Some(b) = stream.next().await {
+                let b = b?;
+                w.write(&b)?;
+                let texts = strings(b.column(text_idx))?;
+                let ids = strings(b.column(id_idx))?;
+                let t: Vec<&str> = (0..texts.len()).map(|i| if texts.is_valid(i) { texts.value(i) } else { "" }).collect();
+                let sketches = tokio::task::block_in_place(|| sketcher.sketch_batch(&t));
+                let mut g = deduper.lock().map_err(err)?;
+                for (i, s) in sketches.iter().enumerate() {
+                    order.push(g.1.len() as u32);
+                    g.1.push(s.exact);
+                    let id = if ids.is_valid(i) { ids.value(i) } else { "" };
+                    g.0.add_sketch(id, s).map_err(err)?;
+                }
+            }
+            w.finish()?;
+            Ok::<_, EngineError>((path, order))
+        }));
+    }
+    let mut parts = Vec::new();
+    for t in tasks {
+        parts.push(t.await.map_err(err)??);
+    }
+    let (deduper, exact) = Arc::try_unwrap(deduper)
+        .map_err(|_| err("dedupe state still shared"))?
+        .into_inner()
+        .map_err(err)?;
+    let mut segment = Vec::new();
+    let outcome = {
+        let index = state.index.lock().map_err(err)?;
+        let want_segment = state.index_loc.is_some();
+        tokio::task::block_in_place(|| {
+            deduper.finish(index.as_ref(), if want_segment { Some(&mut segment as &mut dyn std::io::Write) } else { None })
+        })
+        .map_err(err)?
+    };
+    if state.index_loc.is_some() {
+        *state.pending.lock().map_err(err)? = Some((format!("epoch-{epoch:06}"), segment));
+    }
+    let targets: HashSet<&str> = outcome.iter().filter_map(|(_, d)| d).collect();
+    let mut target_index = HashMap::new();
+    for (i, (id, _)) in outcome.iter().enumerate() {
+        if targets.contains(id) {
+            target_index.entry(id.to_string()).or_insert(i);
+        }
+    }
+    let shared = Arc::new(Shared { outcome, exact, target_index });
+
+    let mut streams: Vec<Arc<dyn PartitionStream>> = Vec::new();
+    for (path, order) in parts {
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let shared = shared.clone();
+        let rejects = rejects.clone();
+        let metrics = metrics.clone();
+        let counters = counters.clone();
+        let schema2 = schema.clone();
+        tokio::spawn(async move {
+            let run = async {
+                let file = std::fs::File::open(&path).map_err(err)?;
+                let reader = datafusion::arrow::ipc::reader::FileReader::try_new(std::io::BufReader::new(file), None)?;
+                let mut pos = 0usize;
+                for b in reader {
+                    let b = b?;
+                    let n = b.num_rows();
+                    let mut keep = Vec::with_capacity(n);
+                    for r in 0..n {
+                        let doc = order.get(pos + r).copied().unwrap_or(0) as usize;
+                        match shared.outcome.duplicate_of(doc) {
+                            None => keep.push(true),
+                            Some(of) => {
+                                keep.push(false);
+                                let reason = if shared.outcome.is_duplicate_of_indexed(doc) {
+                                    metrics.dedupe_cross_run.fetch_add(1, Ordering::Relaxed);
+                                    "dedupe:index"
+                                } else {
+                                    let same = shared.target_index.get(of).and_then(|k| shared.exact.get(*k)).copied().flatten();
+                                    match (same, shared.exact.get(doc).copied().flatten()) {
+                                        (Some(a), Some(b)) if a == b => {
+                                            metrics.dedupe_exact.fetch_add(1, Ordering::Relaxed);
+                                            "dedupe:exact"
+                                        }
+                                        _ => {
+                                            metrics.dedupe_minhash.fetch_add(1, Ordering::Relaxed);
+                                            "dedupe:minhash"
+                                        }
+                                    }
+                                };
+                                let mut rec: serde_json::Value = serde_json::from_str(&row_json(&b, r)).unwrap_or(serde_json::Value::Null);
+                                if let Some(o) = rec.as_object_mut() {
+                                    o.insert("duplicate_of".into(), serde_json::Value::String(of.to_string()));
+                                }
+                                counters.stage_rejected.fetch_add(1, Ordering::Relaxed);
+                                send_reject(&rejects, Some(shared.outcome.id(doc).to_string()), reason.into(), rec.to_string()).await;
+                            }
+                        }
+                    }
+                    pos += n;
+                    let live = filter_record_batch(&b, &BooleanArray::from(keep))?;
+                    if tx.send(Ok(live)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok::<_, EngineError>(())
+            };
+            if let Err(e) = run.await {
+                let _ = tx.send(Err(DataFusionError::External(Box::new(e)))).await;
+            }
+            drop(schema2);
+        });
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+        let s = Box::pin(RecordBatchStreamAdapter::new(schema.clone(), stream.map(|r: std::result::Result<RecordBatch, DataFusionError>| r)));
+        streams.push(Arc::new(OnceStream::new(schema.clone(), s)));
+    }
+    // The spill directory must outlive the replay tasks, which read it lazily: keep it with the table.
+    let table = StreamingTable::try_new(schema.clone(), streams)?;
+    let dir = Arc::new(dir);
+    KEEP_DIRS.lock().map_err(err)?.push(dir);
+    Ok(ctx.read_table(Arc::new(table))?)
+}
+
+/// Spill directories in use by replaying epochs; cleared by the engine when an epoch ends.
+pub static KEEP_DIRS: Mutex<Vec<Arc<tempfile::TempDir>>> = Mutex::new(Vec::new());
+
+pub fn release_spill() {
+    if let Ok(mut g) = KEEP_DIRS.lock() {
+        g.clear();
+    }
+}
