@@ -7,9 +7,11 @@
 //! `duplicate_of` and reason `dedupe:exact`, `dedupe:minhash` or `dedupe:index` (a match with a
 //! document kept by an earlier epoch or run, through the persistent index); the rest flow on.
 //!
-//! The index (`index:` URL) is a manifest plus one immutable segment per epoch, written when the
-//! epoch commits and before its checkpoint; segments of epochs that never reached a checkpoint are
-//! ignored on the next run, so a crashed epoch cannot dedupe against itself.
+//! The index (`index:` URL) is a manifest plus one immutable segment per epoch (named by run and
+//! epoch), written right after the epoch's checkpoint. A crash between the two leaves that epoch's
+//! documents out of the index, so later duplicates of them may pass; the opposite order could make a
+//! re-run epoch find itself in the index and drop every row, so it is not used. Without `index:`
+//! the index lives in memory for the run, so epochs still dedupe against each other.
 
 use crate::stages::{OnceStream, StageMetrics, row_json, send_reject, strings};
 use crate::{EngineError, Result};
@@ -36,6 +38,7 @@ use std::sync::{Arc, Mutex};
 pub struct DedupeState {
     pub params: millrace_dedupe::DedupeParams,
     pub id_field: String,
+    run_id: String,
     index_loc: Option<Location>,
     index: Mutex<Option<DedupeIndex>>,
     pending: Mutex<Option<(String, Vec<u8>)>>,
@@ -50,11 +53,12 @@ impl DedupeState {
         stage: &millrace_spec::DedupeStage,
         id_field: &str,
         registry: &StoreRegistry,
-        last_committed: Option<u64>,
+        run_id: &str,
     ) -> Result<Self> {
         let params = stage.params();
+        // Without `index:` the index lives in memory for the run, so epochs dedupe against each other.
         let (index_loc, index) = match &stage.index {
-            None => (None, None),
+            None => (None, Some(DedupeIndex::new(params.fingerprint()))),
             Some(url) => {
                 let loc = registry.resolve(url)?;
                 let mut index = DedupeIndex::new(params.fingerprint());
@@ -64,12 +68,6 @@ impl DedupeState {
                         let bytes = got.bytes().await.map_err(err)?;
                         let manifest = IndexManifest::from_bytes(&bytes).map_err(err)?;
                         for name in manifest.segment_names() {
-                            // Segments are named by epoch; one past the last checkpoint belongs to an
-                            // epoch that will run again.
-                            let epoch: Option<u64> = name.strip_prefix("epoch-").and_then(|e| e.parse().ok());
-                            if epoch.is_some_and(|e| last_committed.is_none_or(|l| e > l)) {
-                                continue;
-                            }
                             let s = loc.child(&format!("segments/{name}"));
                             let bytes = s.store.get(&s.path).await.map_err(err)?.bytes().await.map_err(err)?;
                             index.add_segment(name, bytes.to_vec()).map_err(err)?;
@@ -81,13 +79,24 @@ impl DedupeState {
                 (Some(loc), Some(index))
             }
         };
-        Ok(Self { params, id_field: id_field.to_string(), index_loc, index: Mutex::new(index), pending: Mutex::new(None) })
+        Ok(Self {
+            params,
+            id_field: id_field.to_string(),
+            run_id: run_id.to_string(),
+            index_loc,
+            index: Mutex::new(index),
+            pending: Mutex::new(None),
+        })
     }
 
     /// Stores the epoch's segment and the new manifest; the manifest write is the index's commit.
     pub async fn commit(&self) -> Result<()> {
-        let Some(loc) = &self.index_loc else { return Ok(()) };
         let Some((name, seg)) = self.pending.lock().map_err(err)?.take() else { return Ok(()) };
+        let Some(loc) = &self.index_loc else {
+            let mut g = self.index.lock().map_err(err)?;
+            let idx = g.get_or_insert_with(|| DedupeIndex::new(self.params.fingerprint()));
+            return idx.add_segment(&name, seg).map_err(err);
+        };
         let s = loc.child(&format!("segments/{name}"));
         s.store.put(&s.path, PutPayload::from(seg.clone())).await.map_err(err)?;
         let manifest = {
@@ -169,15 +178,13 @@ pub async fn dedupe(
     let mut segment = Vec::new();
     let outcome = {
         let index = state.index.lock().map_err(err)?;
-        let want_segment = state.index_loc.is_some();
+        let want_segment = true;
         tokio::task::block_in_place(|| {
             deduper.finish(index.as_ref(), if want_segment { Some(&mut segment as &mut dyn std::io::Write) } else { None })
         })
         .map_err(err)?
     };
-    if state.index_loc.is_some() {
-        *state.pending.lock().map_err(err)? = Some((format!("epoch-{epoch:06}"), segment));
-    }
+    *state.pending.lock().map_err(err)? = Some((format!("{}-epoch-{epoch:06}", state.run_id), segment));
     let targets: HashSet<&str> = outcome.iter().filter_map(|(_, d)| d).collect();
     let mut target_index = HashMap::new();
     for (i, (id, _)) in outcome.iter().enumerate() {

@@ -3,7 +3,9 @@
 //! RecordBatches through the stages, writes every sink, commits the sinks, and only then writes the
 //! checkpoint that marks the epoch's source units done. Owns run state, counters and the run summary.
 
+pub mod checks;
 mod dedupe;
+pub mod governance;
 mod error;
 mod plan;
 mod progress;

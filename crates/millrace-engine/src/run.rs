@@ -87,7 +87,7 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
     for (i, st) in spec.spec.stages.iter().enumerate() {
         if let millrace_spec::Stage::Dedupe(d) = &st.value {
             let id_field = spec.spec.source.id_field.clone().unwrap_or_else(|| "id".into());
-            env.dedupe.insert(i, Arc::new(crate::dedupe::DedupeState::open(d, &id_field, &registry, last).await?));
+            env.dedupe.insert(i, Arc::new(crate::dedupe::DedupeState::open(d, &id_field, &registry, &run_id).await?));
         }
     }
     let done: HashSet<String> = checkpoints.iter().flat_map(|c| c.units.iter().map(unit_identity)).collect();
@@ -235,9 +235,6 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
             ss.bytes += m.bytes;
         }
         commit::publish(&sinks.rejects.base, "rejects", &run_id, epoch, reject_files, None).await?;
-        for d in env.dedupe.values() {
-            d.commit().await?;
-        }
         crate::dedupe::release_spill();
 
         let rows_read = metrics.rows_read.load(Ordering::Relaxed) - before_read;
@@ -251,6 +248,9 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
         cp.rows_filtered = rows_read.saturating_sub(rows_out + stage_rejected);
         if opts.limit.is_none() {
             commit::write_checkpoint(&sinks.state, &cp).await?;
+            for d in env.dedupe.values() {
+                d.commit().await?;
+            }
         }
         summary.epochs_committed += 1;
         summary.rows_read += cp.rows_read;

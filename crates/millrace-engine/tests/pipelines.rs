@@ -1,0 +1,110 @@
+//! Whole pipelines through the engine: the FineWeb-style example ending in Megatron shards (read back
+//! by numpy and compared with Python `tokenizers`), and dedupe determinism and its persistent index.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn load(text: &str) -> millrace_spec::LoadedSpec {
+    millrace_spec::load_str(text, "test.yaml", &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fineweb_example_ends_in_megatron_shards_equal_to_hf_tokenizers() {
+    std::env::set_current_dir(root()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let set = vec![
+        ("sinks.0.parquet".to_string(), format!("{}/parquet", out.path().display())),
+        ("sinks.1.jsonl".to_string(), format!("{}/jsonl", out.path().display())),
+        ("sinks.2.megatron".to_string(), format!("{}/megatron", out.path().display())),
+        ("rejects".to_string(), format!("{}/rejects", out.path().display())),
+    ];
+    let spec = millrace_spec::load(root().join("pipelines/fineweb.yaml"), &set).unwrap();
+    let s = millrace_engine::run(&spec, Default::default()).await.unwrap();
+    assert!(s.reconciled, "{s:?}");
+    assert_eq!(s.rows_read, 303);
+    assert!(s.rows_written > 10, "{s:?}");
+    assert!(s.rejects_by_reason.keys().any(|k| k.starts_with("gopher_quality:")), "{:?}", s.rejects_by_reason);
+    let tokens = s.stages.tokens.as_ref().unwrap();
+    assert_eq!(tokens.documents, s.rows_written);
+    let o = Command::new("python3")
+        .arg(root().join("tests/e2e/check_megatron.py"))
+        .arg(out.path().join("megatron"))
+        .arg(out.path().join("parquet"))
+        .arg(root().join("pipelines/tokenizers/gpt2.tokenizer.json"))
+        .arg("50256")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["documents"].as_u64(), Some(s.rows_written));
+    assert_eq!(r["tokens"].as_u64(), Some(tokens.tokens));
+}
+
+fn dedupe_spec(input: &Path, out: &Path, threads: usize, index: Option<&Path>) -> millrace_spec::LoadedSpec {
+    let index = index.map(|i| format!(", index: {}", i.display())).unwrap_or_default();
+    load(&format!(
+        "name: d\nsource:\n  files: {}\n  id_field: id\n  epoch_bytes: 2MiB\nstages:\n  - dedupe: {{ method: both{index} }}\nsinks:\n  - jsonl: {}\nengine:\n  threads: {threads}\n",
+        input.display(),
+        out.display()
+    ))
+}
+
+fn kept_ids(out: &Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    for e in std::fs::read_dir(out.join("_manifest")).unwrap() {
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+        for f in m["files"].as_array().unwrap() {
+            for l in std::fs::read_to_string(out.join(f["path"].as_str().unwrap())).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                ids.push(v["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dedupe_is_deterministic_across_threads_and_uses_its_index_across_runs() {
+    // The labelled corpus split into 4 files, so that small epochs make several epochs.
+    let dir = tempfile::tempdir().unwrap();
+    let raw = zstd::decode_all(std::fs::File::open(root().join("crates/millrace-dedupe/tests/data/corpus-8mb.jsonl.zst")).unwrap()).unwrap();
+    let lines: Vec<&[u8]> = raw.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for (k, chunk) in lines.chunks(lines.len().div_ceil(4)).enumerate() {
+        let mut body = chunk.join(&b'\n');
+        body.push(b'\n');
+        std::fs::write(src.join(format!("part-{k}.jsonl")), body).unwrap();
+    }
+    let input = src.join("*.jsonl");
+    let one = dir.path().join("one");
+    let two = dir.path().join("two");
+    let a = millrace_engine::run(&dedupe_spec(&input, &one, 1, None), Default::default()).await.unwrap();
+    let b = millrace_engine::run(&dedupe_spec(&input, &two, 2, None), Default::default()).await.unwrap();
+    assert!(a.epochs_committed >= 3, "several epochs: {}", a.epochs_committed);
+    assert!(a.rows_rejected > 30, "{a:?}");
+    assert_eq!(kept_ids(&one), kept_ids(&two), "same kept set with 1 and 2 threads");
+    assert_eq!((a.rows_written, a.rows_rejected), (b.rows_written, b.rows_rejected));
+    assert!(a.stages.duplicates_exact > 0 && a.stages.duplicates_minhash > 0, "{:?}", a.stages);
+
+    // With an index, a second run over the same corpus (as new files) removes every document as a
+    // duplicate of the first run's.
+    let index = dir.path().join("index");
+    let first = dir.path().join("first");
+    let r1 = millrace_engine::run(&dedupe_spec(&input, &first, 2, Some(&index)), Default::default()).await.unwrap();
+    assert_eq!(r1.rows_written, a.rows_written, "index does not change a first run");
+    let again = dir.path().join("again");
+    std::fs::create_dir_all(&again).unwrap();
+    for k in 0..4 {
+        std::fs::copy(src.join(format!("part-{k}.jsonl")), again.join(format!("part-{k}.jsonl"))).unwrap();
+    }
+    let second = dir.path().join("second");
+    let r2 = millrace_engine::run(&dedupe_spec(&again.join("*.jsonl"), &second, 2, Some(&index)), Default::default()).await.unwrap();
+    assert_eq!(r2.rows_written, 0, "{r2:?}");
+    assert_eq!(r2.stages.duplicates_of_earlier_runs, r2.rows_read, "{:?}", r2.stages);
+}
