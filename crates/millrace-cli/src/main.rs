@@ -1,19 +1,60 @@
-//! The `pipeline` command: validate, explain and run Millrace pipeline specs.
+//! The `pipeline` command: validate, explain, run and check Millrace pipeline specs, and render run
+//! reports.
 //!
-//! Exit codes: 0 success; 1 runtime failure; 2 invalid spec or arguments; 130 interrupted.
+//! Exit codes:
+//! - `validate`: 0 valid, 2 invalid.
+//! - `explain`: 0, 1 runtime error, 2 invalid spec.
+//! - `run`: 0 success; 1 runtime error (including a report that could not be written or checks that
+//!   could not run); 2 invalid spec or arguments; 4 the output was committed but error-severity
+//!   checks failed (or any check warned, with `--fail-on-warn`); 130 interrupted.
+//! - `check`: 0 every check passed (warnings allowed); 1 warnings only, with `--fail-on-warn`; 2 a
+//!   check failed or could not be evaluated, or the spec is invalid; 3 runtime error (no such sink,
+//!   nothing committed, storage unreachable).
+//! - `report`: 0, 1 when `run.json` cannot be read or the HTML cannot be written.
 
 use clap::{Parser, Subcommand};
+use millrace_engine::checks::{self, CheckOptions, CheckRun, Verdict};
+use millrace_engine::governance::{self, Finished, RunGovernance, RunOutcome};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `run`: the output is committed but the gate failed.
+const EXIT_CHECKS_FAILED_AFTER_RUN: u8 = 4;
+/// `check`: only warnings, and `--fail-on-warn` was given.
+const EXIT_CHECK_WARN: u8 = 1;
+/// `check`: a check failed or errored (also an invalid spec).
+const EXIT_CHECK_FAILED: u8 = 2;
+/// `check`: the checks could not run at all.
+const EXIT_CHECK_RUNTIME: u8 = 3;
 
 #[derive(Parser)]
 #[command(name = "pipeline", version, about = "Millrace: streaming text pipelines for LLM corpora")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// Options shared by `run` and `check` for the data-quality gate.
+#[derive(clap::Args, Clone, Default)]
+struct GateArgs {
+    /// Sink whose committed output is checked (its `name`, or its URL); default the first sink.
+    #[arg(long, value_name = "SINK")]
+    target: Option<String>,
+    /// Write the check results as JUnit XML to this file.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Write failing rows (at most --failure-rows per check) as Parquet, one file per check, here.
+    #[arg(long, value_name = "URL")]
+    store_failures: Option<String>,
+    /// Failing rows kept per check by --store-failures.
+    #[arg(long, value_name = "N", default_value_t = checks::DEFAULT_FAILURE_ROWS)]
+    failure_rows: usize,
+    /// Treat warnings as failures for the exit code.
+    #[arg(long)]
+    fail_on_warn: bool,
 }
 
 #[derive(Subcommand)]
@@ -31,7 +72,8 @@ enum Command {
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
     },
-    /// Run a pipeline: all epochs still to do, committing each.
+    /// Run a pipeline: all epochs still to do, committing each; then the spec's checks on what was
+    /// committed, run.json / report.html, and lineage events.
     Run {
         spec: PathBuf,
         /// Stop after N output rows (a preview; writes no checkpoint).
@@ -39,12 +81,38 @@ enum Command {
         limit: Option<usize>,
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
-        /// Print the run summary as JSON on stdout.
+        /// Print the run summary (with check results and report location) as JSON on stdout.
         #[arg(long)]
         json: bool,
         /// No progress bar even on a terminal.
         #[arg(long)]
         quiet: bool,
+        /// Do not run the spec's checks after the run.
+        #[arg(long)]
+        no_checks: bool,
+        #[command(flatten)]
+        gate: GateArgs,
+    },
+    /// Evaluate the spec's checks on a sink's committed output, without running the pipeline.
+    Check {
+        spec: PathBuf,
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Check only the first N committed rows (row_count still counts every committed row).
+        #[arg(long, value_name = "N")]
+        sample: Option<usize>,
+        /// Print the results as JSON on stdout instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        gate: GateArgs,
+    },
+    /// Render a run.json (local path or URL) as a self-contained HTML report.
+    Report {
+        run_json: String,
+        /// Output file; default `report.html` beside a local run.json.
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -70,7 +138,7 @@ fn main() -> ExitCode {
     rt.block_on(async_main(cli))
 }
 
-fn load(spec: &PathBuf, set: &[String]) -> Result<millrace_spec::LoadedSpec, ExitCode> {
+fn load(spec: &Path, set: &[String]) -> Result<millrace_spec::LoadedSpec, ExitCode> {
     let sets = parse_sets(set).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)
@@ -85,7 +153,13 @@ async fn async_main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { spec, set } => match load(&spec, &set) {
             Ok(s) => {
-                println!("{}: ok ({} stages, {} sinks)", spec.display(), s.spec.stages.len(), s.spec.sinks.len());
+                println!(
+                    "{}: ok ({} stages, {} sinks, {} checks)",
+                    spec.display(),
+                    s.spec.stages.len(),
+                    s.spec.sinks.len(),
+                    s.spec.checks.len()
+                );
                 ExitCode::SUCCESS
             }
             Err(c) => c,
@@ -103,41 +177,231 @@ async fn async_main(cli: Cli) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Run { spec, limit, set, json, quiet } => {
-            let s = match load(&spec, &set) {
-                Ok(s) => s,
-                Err(c) => return c,
-            };
-            let cancel = Arc::new(AtomicBool::new(false));
-            let c2 = cancel.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("\ninterrupt: stopping; the current epoch will not be committed (Ctrl-C again to abort now)");
-                    c2.store(true, Ordering::SeqCst);
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        std::process::exit(130);
-                    }
-                }
-            });
-            let opts = millrace_engine::RunOptions {
-                limit,
-                progress: !quiet && !json && std::io::stderr().is_terminal(),
-                cancel: Some(cancel.clone()),
-            };
-            match millrace_engine::run(&s, opts).await {
-                Ok(summary) => {
-                    if json {
-                        match serde_json::to_string_pretty(&summary) {
-                            Ok(j) => println!("{j}"),
-                            Err(e) => eprintln!("error: {e}"),
-                        }
-                    } else {
-                        eprint!("{}", summary.table());
-                    }
-                    if cancel.load(Ordering::SeqCst) { ExitCode::from(130) } else { ExitCode::SUCCESS }
-                }
-                Err(e) => fail(e),
+        Command::Run { spec, limit, set, json, quiet, no_checks, gate } => run(&spec, limit, &set, json, quiet, no_checks, gate).await,
+        Command::Check { spec, set, sample, json, gate } => check(&spec, &set, sample, json, gate).await,
+        Command::Report { run_json, output } => report(&run_json, output).await,
+    }
+}
+
+fn check_options(gate: &GateArgs, sample: Option<usize>) -> CheckOptions {
+    CheckOptions { target: gate.target.clone(), sample, store_failures: gate.store_failures.clone(), failure_rows: gate.failure_rows }
+}
+
+async fn run(spec_path: &Path, limit: Option<usize>, set: &[String], json: bool, quiet: bool, no_checks: bool, gate: GateArgs) -> ExitCode {
+    let s = match load(spec_path, set) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    // Report location and lineage transport are checked before any data is read, so a spec that
+    // cannot be audited does not run.
+    let gov = match RunGovernance::new(&s, uuid::Uuid::new_v4()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = gov.start().await {
+        eprintln!("warning: lineage START not delivered: {e}");
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupt: stopping; the current epoch will not be committed (Ctrl-C again to abort now)");
+            c2.store(true, Ordering::SeqCst);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
             }
+        }
+    });
+    let opts = millrace_engine::RunOptions {
+        limit,
+        progress: !quiet && !json && std::io::stderr().is_terminal(),
+        cancel: Some(cancel.clone()),
+        ..Default::default()
+    };
+    let check_opts = check_options(&gate, None);
+    let check_arg = (!no_checks).then_some(&check_opts);
+    match millrace_engine::run(&s, opts).await {
+        Ok(summary) => {
+            let interrupted = cancel.load(Ordering::SeqCst);
+            let outcome = if interrupted { RunOutcome::Interrupted(&summary) } else { RunOutcome::Completed(&summary) };
+            let fin = gov.finish(outcome, check_arg).await;
+            if json {
+                let mut v = serde_json::to_value(&summary).unwrap_or_default();
+                if let serde_json::Value::Object(m) = &mut v {
+                    m.insert("status".into(), serde_json::to_value(fin.report.status).unwrap_or_default());
+                    m.insert("report".into(), fin.run_json.clone().into());
+                    m.insert("report_html".into(), fin.html.clone().into());
+                    m.insert("checks".into(), serde_json::to_value(fin.checks.as_ref().map(|c| &c.results)).unwrap_or_default());
+                    if let Some(c) = &fin.checks {
+                        m.insert("failure_files".into(), c.failure_files.clone().into());
+                    }
+                }
+                match serde_json::to_string_pretty(&v) {
+                    Ok(j) => println!("{j}"),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            } else {
+                eprint!("{}", summary.table());
+                if let Some(c) = &fin.checks {
+                    eprint!("\nChecks on sink `{}` ({} committed rows):\n{}", c.sink, c.committed_rows, checks::results_table(&c.results));
+                }
+            }
+            if interrupted {
+                report_finish(&fin, &gate, &s);
+                return ExitCode::from(130);
+            }
+            let ok = report_finish(&fin, &gate, &s);
+            if fin.check_error.is_some() || fin.report_error.is_some() || !ok {
+                return ExitCode::from(1);
+            }
+            if fin.checks_failed(gate.fail_on_warn) {
+                eprintln!("error: data-quality checks failed; the output is committed but did not pass the gate");
+                return ExitCode::from(EXIT_CHECKS_FAILED_AFTER_RUN);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let fin = gov.finish(RunOutcome::Failed(e.to_string()), None).await;
+            report_finish(&fin, &gate, &s);
+            fail(e)
+        }
+    }
+}
+
+/// Prints where the report went and any governance problem; writes JUnit. False when something that
+/// was asked for could not be written.
+fn report_finish(fin: &Finished, gate: &GateArgs, spec: &millrace_spec::LoadedSpec) -> bool {
+    let mut ok = true;
+    for w in &fin.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(e) = &fin.check_error {
+        eprintln!("error: checks could not run: {e}");
+    }
+    match (&fin.run_json, &fin.report_error) {
+        (Some(j), _) => {
+            eprintln!("report: {j}");
+            if let Some(h) = &fin.html {
+                eprintln!("report: {h}");
+            }
+        }
+        (None, Some(e)) => eprintln!("error: run report not written: {e}"),
+        (None, None) => {}
+    }
+    if let (Some(path), Some(c)) = (&gate.junit, &fin.checks) {
+        ok &= write_junit(path, c, &spec.spec.name.value);
+    }
+    if let Some(c) = &fin.checks {
+        for f in &c.failure_files {
+            eprintln!("failing rows: {f}");
+        }
+    }
+    ok
+}
+
+fn write_junit(path: &Path, c: &CheckRun, pipeline: &str) -> bool {
+    let xml = millrace_report::render_junit(&c.results, &format!("{pipeline}.{}", c.sink));
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(parent) {
+            eprintln!("error: cannot create {}: {e}", parent.display());
+            return false;
+        }
+    }
+    match std::fs::write(path, xml) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            false
+        }
+    }
+}
+
+async fn check(spec_path: &Path, set: &[String], sample: Option<usize>, json: bool, gate: GateArgs) -> ExitCode {
+    let s = match load(spec_path, set) {
+        Ok(s) => s,
+        Err(_) => return ExitCode::from(EXIT_CHECK_FAILED),
+    };
+    if s.spec.checks.is_empty() {
+        eprintln!("{}: no checks defined (add a `checks:` list)", spec_path.display());
+    }
+    let run = match checks::run_checks(&s, &check_options(&gate, sample)).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CHECK_RUNTIME);
+        }
+    };
+    let verdict = checks::verdict(&run.results);
+    if json {
+        let v = serde_json::json!({
+            "pipeline": s.spec.name.value,
+            "sink": run.sink,
+            "url": run.url,
+            "committed_rows": run.committed_rows,
+            "sampled_rows": run.sampled_rows,
+            "verdict": verdict,
+            "checks": run.results,
+            "failure_files": run.failure_files,
+        });
+        match serde_json::to_string_pretty(&v) {
+            Ok(j) => println!("{j}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_CHECK_RUNTIME);
+            }
+        }
+    } else {
+        let rows = match run.sampled_rows {
+            Some(n) => format!("a sample of {n} of {} committed rows", run.committed_rows),
+            None => format!("{} committed rows", run.committed_rows),
+        };
+        println!("Checks on sink `{}` ({rows}, {}):", run.sink, run.url);
+        print!("{}", checks::results_table(&run.results));
+    }
+    for f in &run.failure_files {
+        eprintln!("failing rows: {f}");
+    }
+    if let Some(path) = &gate.junit {
+        if !write_junit(path, &run, &s.spec.name.value) {
+            return ExitCode::from(EXIT_CHECK_RUNTIME);
+        }
+    }
+    match verdict {
+        Verdict::Fail => ExitCode::from(EXIT_CHECK_FAILED),
+        Verdict::Warn if gate.fail_on_warn => ExitCode::from(EXIT_CHECK_WARN),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+async fn report(run_json: &str, output: Option<PathBuf>) -> ExitCode {
+    let report = match governance::read_report(run_json).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let out = output.unwrap_or_else(|| {
+        let local = Path::new(run_json);
+        if run_json.contains("://") { PathBuf::from("report.html") } else { local.with_file_name("report.html") }
+    });
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(parent) {
+            eprintln!("error: cannot create {}: {e}", parent.display());
+            return ExitCode::from(1);
+        }
+    }
+    match std::fs::write(&out, millrace_report::render_html(&report)) {
+        Ok(()) => {
+            eprintln!("report: {}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", out.display());
+            ExitCode::from(1)
         }
     }
 }

@@ -29,7 +29,7 @@ impl Location {
     pub fn child(&self, name: &str) -> Location {
         let mut path = self.path.clone();
         for part in name.split('/').filter(|s| !s.is_empty()) {
-            path = path.child(part);
+            path = path.join(part);
         }
         Location { store: self.store.clone(), path, base: self.base.clone() }
     }

@@ -792,7 +792,7 @@ async fn sql_measure(ctx: &SessionContext, s: &millrace_spec::SqlCheck) -> Resul
             observed: serde_json::json!(n),
             failing_rows: Some(n),
             rule: "the query returns no rows".into(),
-            message: if n > 0 { format!("the query returned {n} failing rows") } else { "the query returned no rows".into() },
+            message: if n > 0 { format!("the query returned {n} failing row{}", if n == 1 { "" } else { "s" }) } else { "the query returned no rows".into() },
         })
     }
 }
@@ -903,10 +903,13 @@ pub fn results_table(results: &[CheckResult]) -> String {
         })
         .collect();
     let header = ["STATUS", "SEVERITY", "CHECK", "OBSERVED", "THRESHOLD", "MESSAGE"];
+    // Long observed values (a schema's types) and rules are clipped; the message column is last and
+    // never clipped.
+    let caps = [6, 8, 40, 18, 30];
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row.iter()).take(5) {
-            *w = (*w).max(c.chars().count().min(48));
+        for ((w, c), cap) in widths.iter_mut().zip(row.iter()).zip(caps) {
+            *w = (*w).max(c.chars().count().min(cap));
         }
     }
     let clip = |s: &str, w: usize| -> String {

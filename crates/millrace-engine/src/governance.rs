@@ -161,7 +161,7 @@ impl RunGovernance {
             sources: vec![SourceReport {
                 name: "source".into(),
                 kind: source_kind(&self.spec),
-                url: s.source.files.value.clone(),
+                url: absolute_url(&s.source.files.value),
                 ..Default::default()
             }],
             sinks: s
@@ -170,7 +170,7 @@ impl RunGovernance {
                 .enumerate()
                 .map(|(i, k)| {
                     let (kind, url) = k.value.target();
-                    SinkReport { name: k.value.display_name(i), kind: kind_name(kind), url: url.to_string(), ..Default::default() }
+                    SinkReport { name: k.value.display_name(i), kind: kind_name(kind), url: absolute_url(url), ..Default::default() }
                 })
                 .collect(),
             ..Default::default()
@@ -414,6 +414,12 @@ impl RunGovernance {
         }
         Ok(())
     }
+}
+
+/// Local paths as absolute `file://` URLs, so lineage datasets and reports do not depend on the
+/// directory the run was started from.
+fn absolute_url(raw: &str) -> String {
+    millrace_connectors::store::to_url(raw).map(|u| u.to_string()).unwrap_or_else(|_| raw.to_string())
 }
 
 fn checks_is_string(t: &DataType) -> bool {

@@ -27,7 +27,7 @@ impl LineCompression {
 }
 
 enum Enc {
-    None(Vec<u8>),
+    None,
     Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
 }
@@ -47,7 +47,7 @@ impl JsonlFile {
     pub fn create(staging: Location, rel: String, comp: LineCompression) -> Result<Self> {
         let url = staging.url();
         let enc = match comp {
-            LineCompression::None => Enc::None(Vec::new()),
+            LineCompression::None => Enc::None,
             LineCompression::Zstd => {
                 Enc::Zstd(zstd::stream::write::Encoder::new(Vec::new(), 3).map_err(|e| ConnectorError::write(&url, e))?)
             }
@@ -62,7 +62,7 @@ impl JsonlFile {
         self.rows += rows;
         let url = self.url.clone();
         let chunk = match &mut self.enc {
-            Enc::None(_) => lines.to_vec(),
+            Enc::None => lines.to_vec(),
             Enc::Zstd(e) => {
                 e.write_all(lines).map_err(|x| ConnectorError::write(&url, x))?;
                 std::mem::take(e.get_mut())
@@ -86,8 +86,8 @@ impl JsonlFile {
 
     pub async fn close(mut self) -> Result<StagedFile> {
         let url = self.url.clone();
-        let tail = match std::mem::replace(&mut self.enc, Enc::None(Vec::new())) {
-            Enc::None(_) => Vec::new(),
+        let tail = match std::mem::replace(&mut self.enc, Enc::None) {
+            Enc::None => Vec::new(),
             Enc::Zstd(e) => e.finish().map_err(|x| ConnectorError::write(&url, x))?,
             Enc::Gzip(e) => e.finish().map_err(|x| ConnectorError::write(&url, x))?,
         };

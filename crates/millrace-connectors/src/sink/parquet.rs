@@ -8,7 +8,9 @@ use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use parquet::arrow::AsyncArrowWriter;
-use parquet::arrow::async_writer::{AsyncFileWriter, ParquetObjectWriter};
+use object_store::buffered::BufWriter;
+use parquet::arrow::async_writer::AsyncFileWriter;
+use tokio::io::AsyncWriteExt;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use sha2::Digest;
@@ -16,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 /// Counts and hashes bytes on their way to storage.
 struct Hashing {
-    inner: ParquetObjectWriter,
+    inner: BufWriter,
     state: Arc<Mutex<(sha2::Sha256, u64)>>,
 }
 
@@ -26,10 +28,12 @@ impl AsyncFileWriter for Hashing {
             s.0.update(&bs);
             s.1 += bs.len() as u64;
         }
-        self.inner.write(bs)
+        Box::pin(async move {
+            self.inner.write_all(&bs).await.map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+        })
     }
     fn complete(&mut self) -> BoxFuture<'_, parquet::errors::Result<()>> {
-        self.inner.complete()
+        Box::pin(async move { self.inner.shutdown().await.map_err(|e| parquet::errors::ParquetError::External(Box::new(e))) })
     }
 }
 
@@ -56,7 +60,7 @@ impl ParquetFile {
             .set_created_by(format!("millrace {}", env!("CARGO_PKG_VERSION")))
             .build();
         let state = Arc::new(Mutex::new((sha2::Sha256::new(), 0)));
-        let inner = ParquetObjectWriter::new(staging.store.clone(), staging.path.clone());
+        let inner = BufWriter::new(staging.store.clone(), staging.path.clone());
         let writer = AsyncArrowWriter::try_new(Hashing { inner, state: state.clone() }, schema, Some(props))
             .map_err(|e| ConnectorError::write(&staging.url(), e))?;
         Ok(Self { writer, state, rows: 0, rel, staging })

@@ -8,8 +8,12 @@ use arrow::array::{Array, BooleanArray};
 use arrow::datatypes::{DataType, Schema};
 use futures::StreamExt;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
+// `ParquetObjectReader` is deprecated upstream in favour of a hand-written `AsyncFileReader`; it still
+// does exactly what a source needs (ranged GETs with footer prefetch), so it is kept until then.
+#[allow(deprecated)]
 use parquet::arrow::async_reader::ParquetObjectReader;
 
+#[allow(deprecated)]
 fn reader(loc: &Location, file: &InputFile) -> ParquetObjectReader {
     ParquetObjectReader::new(loc.store.clone(), loc.path.clone()).with_file_size(file.size)
 }
