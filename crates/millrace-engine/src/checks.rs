@@ -347,8 +347,8 @@ struct Measured {
     default_fail: bool,
     observed: serde_json::Value,
     failing_rows: Option<u64>,
-    /// The check's own rule, for reports.
-    rule: String,
+    /// The check's own pass condition, as the report shows it (`{"max": 0}`, `{"min": 1000}`).
+    threshold: serde_json::Value,
     message: String,
 }
 
@@ -598,22 +598,48 @@ fn fmt_num(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 { format!("{}", x as i64) } else { format!("{x}") }
 }
 
+/// `{"min": a, "max": b}` with the bounds that are set; the report renders it as `≥ a, ≤ b`.
+fn bounds_json(min: Option<f64>, max: Option<f64>) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    if let Some(a) = min {
+        m.insert("min".into(), num_json(a));
+    }
+    if let Some(b) = max {
+        m.insert("max".into(), num_json(b));
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Whole numbers as JSON integers, so reports print `1000`, not `1000.0`.
+fn num_json(x: f64) -> serde_json::Value {
+    if x.fract() == 0.0 && x.abs() < 9e15 { serde_json::json!(x as i64) } else { serde_json::json!(x) }
+}
+
+/// Row checks pass with no failing rows.
+fn no_failing_rows() -> serde_json::Value {
+    serde_json::json!({"max": 0})
+}
+
+fn rows_word(n: u64) -> &'static str {
+    if n == 1 { "row" } else { "rows" }
+}
+
 fn row_count_measure(r: &millrace_spec::RowCountCheck, n: u64) -> Measured {
     let (lo, hi) = r.bounds();
-    let rule = match (lo, hi) {
-        (Some(a), Some(b)) => format!("{a} <= rows <= {b}"),
-        (Some(a), None) => format!("rows >= {a}"),
-        (None, Some(b)) => format!("rows <= {b}"),
-        (None, None) => "rows >= 1".into(),
-    };
     let fail = lo.is_some_and(|a| n < a) || hi.is_some_and(|b| n > b);
+    let expected = match (lo, hi) {
+        (Some(a), Some(b)) => format!("between {a} and {b}"),
+        (Some(a), None) => format!("at least {a}"),
+        (None, Some(b)) => format!("at most {b}"),
+        (None, None) => "at least 1".into(),
+    };
     Measured {
         measure: n as f64,
         default_fail: fail,
         observed: n.into(),
         failing_rows: None,
-        message: if fail { format!("{n} committed rows; expected {rule}") } else { format!("{n} committed rows") },
-        rule,
+        threshold: bounds_json(lo.map(|a| a as f64), hi.map(|b| b as f64)),
+        message: if fail { format!("{n} committed {}; expected {expected}", rows_word(n)) } else { format!("{n} committed {}", rows_word(n)) },
     }
 }
 
@@ -623,46 +649,49 @@ fn rate(n: u64, rows: u64) -> f64 {
 
 fn row_measure(u: &Unit<'_>, n: u64, extremes: Option<(f64, f64)>, rows: u64) -> Measured {
     let col = u.column.as_deref().unwrap_or("");
-    let of = format!("{n} of {rows} rows");
-    let (rule, default_fail, observed, message) = match &u.spec.kind {
-        CheckKind::NotNull(_) => ("no nulls".to_string(), n > 0, serde_json::json!(n), if n > 0 { format!("{of} have a null `{col}`") } else { format!("no nulls in `{col}`") }),
+    let of = format!("{n} of {rows} {}", rows_word(rows));
+    let verb = if n == 1 { "has" } else { "have" };
+    let (threshold, default_fail, observed, message) = match &u.spec.kind {
+        CheckKind::NotNull(_) => {
+            (no_failing_rows(), n > 0, serde_json::json!(n), if n > 0 { format!("{of} {verb} a null `{col}`") } else { format!("no nulls in `{col}`") })
+        }
         CheckKind::AcceptedValues(a) => {
             let vals = a.values.iter().map(|v| v.0.as_str()).collect::<Vec<_>>().join(", ");
             (
-                format!("values in [{vals}]"),
+                no_failing_rows(),
                 n > 0,
                 serde_json::json!(n),
-                if n > 0 { format!("{of} have a `{col}` outside [{vals}]") } else { format!("every `{col}` is in [{vals}]") },
+                if n > 0 { format!("{of} {verb} a `{col}` outside [{vals}]") } else { format!("every `{col}` is in [{vals}]") },
             )
         }
         CheckKind::Range(r) => {
             let bounds = format!("[{}, {}]", r.min.map(fmt_num).unwrap_or_else(|| "-inf".into()), r.max.map(fmt_num).unwrap_or_else(|| "inf".into()));
             let seen = extremes.map(|(a, b)| format!(" (values range from {} to {})", fmt_num(a), fmt_num(b))).unwrap_or_default();
             (
-                format!("{col} in {bounds}"),
+                no_failing_rows(),
                 n > 0,
                 serde_json::json!(n),
-                if n > 0 { format!("{of} have `{col}` outside {bounds}{seen}") } else { format!("every `{col}` is within {bounds}{seen}") },
+                if n > 0 { format!("{of} {verb} `{col}` outside {bounds}{seen}") } else { format!("every `{col}` is within {bounds}{seen}") },
             )
         }
         CheckKind::Regex(r) => (
-            format!("matches {}", r.pattern),
+            no_failing_rows(),
             n > 0,
             serde_json::json!(n),
-            if n > 0 { format!("{of} have a `{col}` not matching `{}`", r.pattern) } else { format!("every `{col}` matches `{}`", r.pattern) },
+            if n > 0 { format!("{of} {verb} a `{col}` not matching `{}`", r.pattern) } else { format!("every `{col}` matches `{}`", r.pattern) },
         ),
         CheckKind::EmptyRate(r) => {
             let x = rate(n, rows);
             (
-                format!("empty rate <= {}", r.max),
+                bounds_json(None, Some(r.max)),
                 x > r.max,
                 serde_json::json!(round6(x)),
-                format!("{of} ({:.3}%) have an empty `{col}`; at most {}% allowed", x * 100.0, fmt_num(r.max * 100.0)),
+                format!("{of} ({:.3}%) {verb} an empty `{col}`; at most {}% allowed", x * 100.0, fmt_num(r.max * 100.0)),
             )
         }
-        _ => (String::new(), false, serde_json::Value::Null, String::new()),
+        _ => (serde_json::Value::Null, false, serde_json::Value::Null, String::new()),
     };
-    Measured { measure: n as f64, default_fail, observed, failing_rows: Some(n), rule, message }
+    Measured { measure: n as f64, default_fail, observed, failing_rows: Some(n), threshold, message }
 }
 
 fn round6(x: f64) -> f64 {
@@ -684,6 +713,7 @@ async fn duplicates(ctx: &SessionContext, u: &Unit<'_>, schema: &Schema) -> Resu
     let present = scalar_i64(&b, 1).unwrap_or(0).max(0) as u64;
     let distinct = scalar_i64(&b, 2).unwrap_or(0).max(0) as u64;
     let n = present.saturating_sub(distinct);
+    let verb = if n == 1 { "repeats" } else { "repeat" };
     Ok(match &u.spec.kind {
         CheckKind::DuplicateRate(r) => {
             let x = rate(n, rows);
@@ -692,8 +722,8 @@ async fn duplicates(ctx: &SessionContext, u: &Unit<'_>, schema: &Schema) -> Resu
                 default_fail: x > r.max,
                 observed: serde_json::json!(round6(x)),
                 failing_rows: Some(n),
-                rule: format!("duplicate rate <= {}", r.max),
-                message: format!("{n} of {rows} rows ({:.3}%) repeat an earlier `{col}`; at most {}% allowed", x * 100.0, fmt_num(r.max * 100.0)),
+                threshold: bounds_json(None, Some(r.max)),
+                message: format!("{n} of {rows} {} ({:.3}%) {verb} an earlier `{col}`; at most {}% allowed", rows_word(rows), x * 100.0, fmt_num(r.max * 100.0)),
             }
         }
         _ => Measured {
@@ -701,8 +731,8 @@ async fn duplicates(ctx: &SessionContext, u: &Unit<'_>, schema: &Schema) -> Resu
             default_fail: n > 0,
             observed: serde_json::json!(n),
             failing_rows: Some(n),
-            rule: "no duplicates".into(),
-            message: if n > 0 { format!("{n} of {rows} rows repeat an earlier `{col}`") } else { format!("every `{col}` is unique") },
+            threshold: no_failing_rows(),
+            message: if n > 0 { format!("{n} of {rows} {} {verb} an earlier `{col}`", rows_word(rows)) } else { format!("every `{col}` is unique") },
         },
     })
 }
@@ -736,12 +766,11 @@ fn contract_type(name: &str) -> Option<DataType> {
     Some(t)
 }
 
+/// The measure is the number of listed columns that are missing or of another type.
 fn schema_measure(contract: &millrace_spec::SchemaContract, schema: &Schema) -> Measured {
     let mut problems = Vec::new();
-    let mut observed = serde_json::Map::new();
     for (col, want) in &contract.0 {
         let actual = schema.field_with_name(col).ok().map(|f| f.data_type().clone());
-        observed.insert(col.clone(), actual.as_ref().map(|t| serde_json::Value::String(t.to_string())).unwrap_or(serde_json::Value::Null));
         match (contract_type(want), actual) {
             (None, _) => problems.push(format!("`{col}`: `{want}` is not an Arrow type")),
             (_, None) => problems.push(format!("`{col}` is missing")),
@@ -749,15 +778,15 @@ fn schema_measure(contract: &millrace_spec::SchemaContract, schema: &Schema) -> 
             _ => {}
         }
     }
-    let rule = contract.0.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
+    let listed = contract.0.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
     let n = problems.len();
     Measured {
         measure: n as f64,
         default_fail: n > 0,
-        observed: serde_json::Value::Object(observed),
+        observed: serde_json::json!(n),
         failing_rows: None,
-        message: if n == 0 { format!("all {} columns match the contract", contract.0.len()) } else { problems.join("; ") },
-        rule,
+        threshold: serde_json::json!({"max": 0}),
+        message: if n == 0 { format!("all {} columns match the contract ({listed})", contract.0.len()) } else { format!("{} ({listed})", problems.join("; ")) },
     }
 }
 
@@ -769,20 +798,20 @@ async fn sql_measure(ctx: &SessionContext, s: &millrace_spec::SqlCheck) -> Resul
             return Err(format!("a `sql` check with min/max must return one column, got {}", b.num_columns()));
         }
         let v = scalar_f64(&b, 0).ok_or_else(|| format!("the query returned NULL or a non-number ({})", b.schema().field(0).data_type()))?;
-        let rule = match (s.min, s.max) {
-            (Some(a), Some(b)) => format!("{} <= value <= {}", fmt_num(a), fmt_num(b)),
-            (Some(a), None) => format!("value >= {}", fmt_num(a)),
-            (None, Some(b)) => format!("value <= {}", fmt_num(b)),
+        let expected = match (s.min, s.max) {
+            (Some(a), Some(b)) => format!("between {} and {}", fmt_num(a), fmt_num(b)),
+            (Some(a), None) => format!("at least {}", fmt_num(a)),
+            (None, Some(b)) => format!("at most {}", fmt_num(b)),
             (None, None) => String::new(),
         };
         let fail = s.min.is_some_and(|a| v < a) || s.max.is_some_and(|b| v > b);
         Ok(Measured {
             measure: v,
             default_fail: fail,
-            observed: serde_json::json!(v),
+            observed: num_json(v),
             failing_rows: None,
-            message: if fail { format!("the query returned {}; expected {rule}", fmt_num(v)) } else { format!("the query returned {}", fmt_num(v)) },
-            rule,
+            threshold: bounds_json(s.min, s.max),
+            message: if fail { format!("the query returned {}; expected {expected}", fmt_num(v)) } else { format!("the query returned {}", fmt_num(v)) },
         })
     } else {
         let n = df.count().await.map_err(|e| e.to_string())? as u64;
@@ -791,8 +820,8 @@ async fn sql_measure(ctx: &SessionContext, s: &millrace_spec::SqlCheck) -> Resul
             default_fail: n > 0,
             observed: serde_json::json!(n),
             failing_rows: Some(n),
-            rule: "the query returns no rows".into(),
-            message: if n > 0 { format!("the query returned {n} failing row{}", if n == 1 { "" } else { "s" }) } else { "the query returned no rows".into() },
+            threshold: no_failing_rows(),
+            message: if n > 0 { format!("the query returned {n} failing {}", rows_word(n)) } else { "the query returned no rows".into() },
         })
     }
 }
@@ -812,7 +841,7 @@ fn decide(u: &Unit<'_>, m: Result<Measured, String>, rows: u64) -> CheckResult {
         Err(e) => {
             r.status = CheckStatus::Error;
             r.message = format!("check could not be evaluated: {e}");
-            r.threshold = threshold_text(spec, "").into();
+            r.threshold = threshold_json(spec, serde_json::Value::Null);
             return r;
         }
     };
@@ -824,21 +853,43 @@ fn decide(u: &Unit<'_>, m: Result<Measured, String>, rows: u64) -> CheckResult {
         _ => CheckStatus::Pass,
     };
     r.observed = m.observed;
-    r.threshold = threshold_text(spec, &m.rule).into();
+    r.threshold = threshold_json(spec, m.threshold);
     r.failing_rows = m.failing_rows;
     r.message = m.message;
     r
 }
 
-fn threshold_text(spec: &CheckSpec, rule: &str) -> String {
-    let mut parts = Vec::new();
+/// The check's own condition, or the warn_if/error_if conditions that replace it.
+fn threshold_json(spec: &CheckSpec, own: serde_json::Value) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
     if let Some(t) = &spec.error_if {
-        parts.push(format!("error_if {t}"));
+        m.insert("error_if".into(), t.to_string().into());
     }
     if let Some(t) = &spec.warn_if {
-        parts.push(format!("warn_if {t}"));
+        m.insert("warn_if".into(), t.to_string().into());
     }
-    if parts.is_empty() { rule.to_string() } else { parts.join(", ") }
+    if m.is_empty() { own } else { serde_json::Value::Object(m) }
+}
+
+/// Compact text of a result value for the terminal table: `{"min": 5, "max": 9}` -> `>= 5, <= 9`.
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "-".into(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| {
+                let v = cell(v);
+                match k.as_str() {
+                    "min" => format!(">= {v}"),
+                    "max" => format!("<= {v}"),
+                    _ => format!("{k} {v}"),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
 }
 
 /// File-name-safe form of a check name.
@@ -892,12 +943,8 @@ pub fn results_table(results: &[CheckResult]) -> String {
                 r.status.as_str().to_uppercase(),
                 r.severity.as_str().to_string(),
                 r.name.clone(),
-                match &r.observed {
-                    serde_json::Value::Null => "-".into(),
-                    serde_json::Value::String(s) => s.clone(),
-                    v => v.to_string(),
-                },
-                r.threshold.as_str().map(str::to_string).unwrap_or_else(|| r.threshold.to_string()),
+                cell(&r.observed),
+                cell(&r.threshold),
                 r.message.clone(),
             ]
         })
@@ -905,7 +952,7 @@ pub fn results_table(results: &[CheckResult]) -> String {
     let header = ["STATUS", "SEVERITY", "CHECK", "OBSERVED", "THRESHOLD", "MESSAGE"];
     // Long observed values (a schema's types) and rules are clipped; the message column is last and
     // never clipped.
-    let caps = [6, 8, 40, 18, 30];
+    let caps = [6, 8, 40, 12, 30];
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
         for ((w, c), cap) in widths.iter_mut().zip(row.iter()).zip(caps) {
@@ -972,7 +1019,7 @@ mod tests {
     }
 
     fn measured(measure: f64, default_fail: bool) -> Measured {
-        Measured { measure, default_fail, observed: measure.into(), failing_rows: Some(measure as u64), rule: "r".into(), message: "m".into() }
+        Measured { measure, default_fail, observed: measure.into(), failing_rows: Some(measure as u64), threshold: serde_json::Value::Null, message: "m".into() }
     }
 
     #[test]

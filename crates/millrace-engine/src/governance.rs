@@ -216,10 +216,11 @@ impl RunGovernance {
                     }
                     Err(e) => {
                         // Nothing committed (e.g. an interrupted first epoch) leaves the profile empty;
-                        // checks that should have run are a failure of the gate.
+                        // checks that should have run are a failure of the gate. A megatron sink has
+                        // no rows to profile, which is not worth a warning.
                         if matches!(outcome, RunOutcome::Completed(_)) && check.is_some() && !self.spec.spec.checks.is_empty() {
                             check_error = Some(e);
-                        } else {
+                        } else if !matches!(e, GovernanceError::UnsupportedSink { .. }) {
                             warnings.push(format!("output profile for the report: {e}"));
                         }
                     }
