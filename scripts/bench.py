@@ -32,12 +32,15 @@ def make_corpus(out_dir, size_mb, shards=4):
         lines = zstandard.ZstdDecompressor().stream_reader(f).read().decode().splitlines()
     docs = [json.loads(l) for l in lines]
     target = size_mb * 1_000_000
-    writers = [zstandard.ZstdCompressor(level=3).stream_writer(open(os.path.join(out_dir, f"part-{i:02}.jsonl.zst"), "wb")) for i in range(shards)]
+    writers = [open(os.path.join(out_dir, f"corpus-{i:02}.jsonl"), "wb") for i in range(shards)]
     written, rep, n = 0, 0, 0
     while written < target:
         for d in docs:
             d2 = dict(d)
             d2["id"] = f"r{rep}-{d['id']}"
+            if rep:
+                # Replicas differ by a marker line so that they are near, not exact, duplicates.
+                d2["text"] = d["text"] + f"\n[replica {rep}]"
             line = (json.dumps(d2, ensure_ascii=False) + "\n").encode()
             writers[n % shards].write(line)
             written += len(line)
@@ -54,28 +57,33 @@ def make_corpus(out_dir, size_mb, shards=4):
 
 def corpus(size_mb):
     c100 = "/tmp/bench-data/c100"
-    if size_mb == 100 and os.path.isdir(c100) and any(f.endswith(".jsonl.zst") for f in os.listdir(c100)):
-        return c100, "jsonl.zst shards of /tmp/bench-data/c100 (make_corpus.py, seed 42)"
+    if size_mb == 100 and os.path.isdir(c100) and any(f.startswith("corpus-") for f in os.listdir(c100)):
+        return c100, "/tmp/bench-data/c100 (make_corpus.py, seed 42)"
     d = make_corpus(f"/tmp/millrace-bench/rep{size_mb}", size_mb)
     return d, f"labelled corpus replicated to {size_mb} MB (/tmp/millrace-bench/rep{size_mb})"
+
+
+BIN = os.environ.get("MILLRACE_BIN", os.path.join(ROOT, "target/release/pipeline"))
+# Per-spec overrides that point a pipeline at the bench corpus and a scratch output.
+SETS = {
+    "fineweb.yaml": {"source.files": "{input}/corpus-*.jsonl", "sinks.0.parquet": "{out}/parquet",
+                     "sinks.1.jsonl": "{out}/jsonl", "sinks.2.megatron": "{out}/megatron", "rejects": "{out}/rejects"},
+    "bench-minhash.yaml": {"source.files": "{input}/corpus-*.jsonl", "sinks.0.jsonl": "{out}/jsonl"},
+}
+PEERS = {
+    "bench-quickstart.yaml": "quickstart",
+    "fineweb.yaml": "fineweb",
+    "bench-minhash.yaml": "minhash",
+}
 
 
 def uncompressed_mb(d):
     meta = os.path.join(d, "corpus.json")
     if os.path.exists(meta):
         return json.load(open(meta))["bytes"] / 1e6
-    import zstandard
-    total = 0
-    for f in os.listdir(d):
-        if f.endswith(".jsonl.zst"):
-            with open(os.path.join(d, f), "rb") as fh:
-                r = zstandard.ZstdDecompressor().stream_reader(fh)
-                while True:
-                    b = r.read(1 << 24)
-                    if not b:
-                        break
-                    total += len(b)
-    return total / 1e6
+    return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.startswith("corpus-") and f.endswith(".jsonl")) / 1e6
+
+
 
 
 WRAP = r"""
@@ -109,10 +117,14 @@ def row(name, mb, docs, wall, cpu, rss):
 
 def run_millrace(spec, src_dir, out_dir, extra_env=None):
     subprocess.run(["rm", "-rf", out_dir])
-    env = dict(os.environ, BENCH_INPUT=f"{src_dir}/*.jsonl.zst", BENCH_OUTPUT=out_dir, **(extra_env or {}))
-    wall, cpu, rss, out = timed([os.path.join(ROOT, "target/release/pipeline"), "run", spec, "--json"], env)
+    env = dict(os.environ, BENCH_INPUT=f"{src_dir}/corpus-*.jsonl", BENCH_OUTPUT=out_dir, **(extra_env or {}))
+    sets = []
+    for k, v in SETS.get(os.path.basename(spec), {}).items():
+        sets += ["--set", f"{k}={v.format(out=out_dir, input=src_dir)}"]
+    wall, cpu, rss, out = timed([BIN, "run", spec, "--json", "--quiet"] + sets, env)
     s = json.loads(out)
     assert s["reconciled"], s
+    log(f"millrace {os.path.basename(spec)}: read {s['rows_read']}, written {s['rows_written']}, rejected {s['rows_rejected']}")
     return wall, cpu, rss, s
 
 
@@ -122,10 +134,24 @@ from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import ParquetWriter
 from datatrove.executor import LocalPipelineExecutor
 src, out, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
-LocalPipelineExecutor(pipeline=[JsonlReader(src, glob_pattern="*.jsonl.zst", compression="zstd"),
+LocalPipelineExecutor(pipeline=[JsonlReader(src, glob_pattern="corpus-*.jsonl"),
                                 ParquetWriter(out)], tasks=4, workers=workers,
                       logging_dir=out + "_logs").run()
 '''
+
+
+def run_peer(kind, src, workers):
+    """The same job in datatrove 0.10.1, as ../shared/bench/datatrove_baseline.py defines it."""
+    work = f"/tmp/millrace-bench/dt-{kind}"
+    subprocess.run(["rm", "-rf", work, work + "_logs"])
+    if kind == "quickstart":
+        return timed([sys.executable, "-c", PEER, src, work, str(workers)])
+    base = [sys.executable, os.path.join(SHARED, "datatrove_baseline.py"), "--input", src, "--work", work,
+            "--workers", str(workers), "--tasks", str(workers), "--stage", "all",
+            "--tokenizer", os.path.join(ROOT, "pipelines/tokenizers/gpt2.tokenizer.json")]
+    if kind == "minhash":
+        base.append("--raw-dedup")
+    return timed(base)
 
 
 def main():
@@ -135,8 +161,10 @@ def main():
     ap.add_argument("--scale", type=int, default=10, help="second run on a corpus this many times larger (0: skip)")
     ap.add_argument("--peer", action="store_true", help="pip install datatrove 0.10.1 if missing and run it")
     ap.add_argument("--json", help="write results here")
+    ap.add_argument("--peer-workers", type=int, default=1)
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--bin", "pipeline"], cwd=ROOT, check=True)
+    if "MILLRACE_BIN" not in os.environ:
+        subprocess.run(["cargo", "build", "--release", "--bin", "pipeline"], cwd=ROOT, check=True)
     results = []
     d1, desc = corpus(a.size_mb)
     mb1 = uncompressed_mb(d1)
@@ -150,20 +178,21 @@ def main():
         results.append(row(f"millrace {os.path.basename(a.spec)} {a.size_mb * a.scale} MB", mb2, s2["rows_read"], wall, cpu, rss2))
     peer_ok = subprocess.run([sys.executable, "-c", "import datatrove"], capture_output=True).returncode == 0
     if not peer_ok and a.peer:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "datatrove[io]==0.10.1", "pyarrow", "zstandard"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "datatrove[io,processing]==0.10.1", "spacy",
+                        "lxml_html_clean", "pyarrow", "zstandard", "xxhash"], check=True)
         peer_ok = True
-    if peer_ok:
-        subprocess.run(["rm", "-rf", "/tmp/millrace-bench/dt1", "/tmp/millrace-bench/dt1_logs"])
-        wall, cpu, prss, _ = timed([sys.executable, "-c", PEER, d1, "/tmp/millrace-bench/dt1", "2"])
-        results.append(row(f"datatrove 0.10.1 JsonlReader->ParquetWriter {a.size_mb} MB (2 workers)", mb1, s["rows_read"], wall, cpu, prss))
+    kind = PEERS.get(os.path.basename(a.spec))
+    if peer_ok and kind:
+        wall, cpu, prss, _ = run_peer(kind, d1, a.peer_workers)
+        results.append(row(f"datatrove 0.10.1 {kind} {a.size_mb} MB ({a.peer_workers} worker)", mb1, s["rows_read"], wall, cpu, prss))
     else:
-        log("datatrove is not installed: peer not measured (pass --peer to install it)")
+        log("datatrove is not installed (or no peer for this spec): peer not measured (--peer installs it)")
     print(f"{'run':<62} {'MB':>8} {'wall s':>8} {'MB/s':>8} {'docs/s':>9} {'MB/CPU-s':>9} {'peak RSS MB':>12}")
     for r in results:
         print(f"{r['name']:<62} {r['mb']:>8} {r['wall_s']:>8} {r['mb_per_s']:>8} {r['docs_per_s']:>9} {r['mb_per_cpu_s']:>9} {r['peak_rss_mb']:>12}")
     if len(results) >= 2 and a.scale:
         log(f"RSS growth for {a.scale}x input: {results[1]['peak_rss_mb'] / results[0]['peak_rss_mb']:.2f}x")
-    if peer_ok and results[-1]["mb_per_cpu_s"]:
+    if peer_ok and kind and results[-1]["mb_per_cpu_s"]:
         log(f"millrace / datatrove, MB per CPU-second: {results[0]['mb_per_cpu_s'] / results[-1]['mb_per_cpu_s']:.1f}x")
     if a.json:
         json.dump(results, open(a.json, "w"), indent=2)
