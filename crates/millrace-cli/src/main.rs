@@ -219,6 +219,7 @@ async fn run(spec_path: &Path, limit: Option<usize>, set: &[String], json: bool,
         limit,
         progress: !quiet && !json && std::io::stderr().is_terminal(),
         cancel: Some(cancel.clone()),
+        run_id: Some(gov.run_id().to_string()),
         ..Default::default()
     };
     let check_opts = check_options(&gate, None);

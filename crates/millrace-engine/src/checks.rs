@@ -377,7 +377,7 @@ fn expand(checks: &[CheckSpec]) -> Vec<Unit<'_>> {
     units
 }
 
-fn is_string(t: &DataType) -> bool {
+pub(crate) fn is_string(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
@@ -1033,9 +1033,12 @@ mod tests {
         let u = Unit { spec: &w, name: "w".into(), column: Some("id".into()) };
         assert_eq!(decide(&u, Ok(measured(5.0, true)), 100).status, CheckStatus::Warn);
         assert_eq!(decide(&u, Err("boom".into()), 100).status, CheckStatus::Error);
+        // Only error_if given: like dbt, the warning condition stays the check's own rule, so 5 nulls
+        // in 100 rows warn and 6 fail.
         let p = spec(r#"{"not_null": "id", "error_if": "> 5%"}"#);
         let u = Unit { spec: &p, name: "p".into(), column: Some("id".into()) };
-        assert_eq!(decide(&u, Ok(measured(5.0, true)), 100).status, CheckStatus::Pass);
+        assert_eq!(decide(&u, Ok(measured(0.0, false)), 100).status, CheckStatus::Pass);
+        assert_eq!(decide(&u, Ok(measured(5.0, true)), 100).status, CheckStatus::Warn);
         assert_eq!(decide(&u, Ok(measured(6.0, true)), 100).status, CheckStatus::Fail);
     }
 

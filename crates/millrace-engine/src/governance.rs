@@ -133,7 +133,14 @@ impl RunGovernance {
         let registry = Arc::new(StoreRegistry::new(spec.spec.storage.clone()));
         let report_dir = report_dir(spec, &registry, run_id)?;
         let lineage = match &spec.spec.lineage {
-            Some(cfg) if cfg.enabled => Some(LineageEmitter::new(cfg, &report_dir)?),
+            Some(cfg) if cfg.enabled => {
+                if cfg.emit_every_epoch {
+                    // The engine has no per-epoch hook for governance yet; say so rather than
+                    // silently emitting fewer events than configured.
+                    tracing::warn!("lineage.emit_every_epoch is not supported yet: only START and the final event are emitted");
+                }
+                Some(LineageEmitter::new(cfg, &report_dir)?)
+            }
             _ => None,
         };
         Ok(Self { run_id, spec: spec.clone(), registry, started_at: Utc::now(), report_dir, html: spec.spec.report.html, lineage })
@@ -373,7 +380,9 @@ impl RunGovernance {
             }
             prev = at;
         }
-        if report.throughput.len() == 1 {
+        // A rate needs two intervals to draw as a line; one epoch is better shown as "no samples"
+        // than as an empty chart.
+        if report.throughput.len() < 3 {
             report.throughput.clear();
         }
         Ok(())
@@ -389,7 +398,7 @@ impl RunGovernance {
         let schema = df.schema().as_arrow().clone();
         let text = [self.spec.spec.source.text_field.as_str(), "text"]
             .into_iter()
-            .find(|c| schema.field_with_name(c).map(|f| checks_is_string(f.data_type())).unwrap_or(false));
+            .find(|c| schema.field_with_name(c).map(|f| checks::is_string(f.data_type())).unwrap_or(false));
         if let Some(t) = text {
             report.histograms.doc_length_chars = log_histogram(df.clone(), datafusion::prelude::character_length(ident(t))).await?;
         }
@@ -421,10 +430,6 @@ impl RunGovernance {
 /// directory the run was started from.
 fn absolute_url(raw: &str) -> String {
     millrace_connectors::store::to_url(raw).map(|u| u.to_string()).unwrap_or_else(|_| raw.to_string())
-}
-
-fn checks_is_string(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
 fn int_at(b: &RecordBatch, i: usize) -> Option<u64> {

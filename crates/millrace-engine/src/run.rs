@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Set on Ctrl-C: the run finishes nothing new and leaves the current epoch uncommitted.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// The run's id (manifests, checkpoints, report, lineage); a new UUID when absent.
+    pub run_id: Option<String>,
 }
 
 struct Sinks {
@@ -68,7 +70,7 @@ pub struct EpochCounters {
 pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
-    let run_id = uuid::Uuid::new_v4().to_string();
+    let run_id = opts.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let threads = spec.spec.engine.threads.unwrap_or_else(num_threads).max(1);
     let batch_rows = spec.spec.engine.batch_rows;
     let registry = Arc::new(StoreRegistry::new(spec.spec.storage.clone()));
