@@ -69,11 +69,13 @@ SETS = {
     "fineweb.yaml": {"source.files": "{input}/corpus-*.jsonl", "sinks.0.parquet": "{out}/parquet",
                      "sinks.1.jsonl": "{out}/jsonl", "sinks.2.megatron": "{out}/megatron", "rejects": "{out}/rejects"},
     "bench-minhash.yaml": {"source.files": "{input}/corpus-*.jsonl", "sinks.0.jsonl": "{out}/jsonl"},
+    "bench-tokenise.yaml": {"source.files": "{input}/corpus-*.jsonl", "sinks.0.megatron": "{out}/megatron"},
 }
 PEERS = {
     "bench-quickstart.yaml": "quickstart",
     "fineweb.yaml": "fineweb",
     "bench-minhash.yaml": "minhash",
+    "bench-tokenise.yaml": "tokenise",
 }
 
 
@@ -146,6 +148,10 @@ def run_peer(kind, src, workers):
     subprocess.run(["rm", "-rf", work, work + "_logs"])
     if kind == "quickstart":
         return timed([sys.executable, "-c", PEER, src, work, str(workers)])
+    if kind == "tokenise":
+        # Raw Hugging Face `tokenizers` encode_batch (its Rust core) on the same texts and threads.
+        return timed([sys.executable, os.path.join(SHARED, "tokenize_baseline.py"), "--corpus", src,
+                      "--tokenizer", os.path.join(ROOT, "pipelines/tokenizers/gpt2.tokenizer.json"), "--threads", str(workers)])
     base = [sys.executable, os.path.join(SHARED, "datatrove_baseline.py"), "--input", src, "--work", work,
             "--workers", str(workers), "--tasks", str(workers), "--stage", "all",
             "--tokenizer", os.path.join(ROOT, "pipelines/tokenizers/gpt2.tokenizer.json")]
