@@ -281,6 +281,9 @@ impl DedupeStage {
     }
 }
 
+/// The tokenise stage's keys: `TokeniseParams`' plus `token_ids`. Spelled out rather than
+/// `#[serde(flatten)]`ed because serde cannot combine flatten with `deny_unknown_fields`, and unknown
+/// keys must stay errors with a location.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TokeniseStage {
