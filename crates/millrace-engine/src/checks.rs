@@ -112,12 +112,22 @@ pub fn verdict(results: &[CheckResult]) -> Verdict {
 pub async fn run_checks(spec: &LoadedSpec, opts: &CheckOptions) -> Result<CheckRun, GovernanceError> {
     let registry = StoreRegistry::new(spec.spec.storage.clone());
     let out = open_output(spec, &registry, opts.target.as_deref(), opts.sample).await?;
+    check_output(spec, &registry, &out, opts).await
+}
+
+/// Evaluates the spec's checks on an output already opened, storing failing rows when asked.
+pub async fn check_output(
+    spec: &LoadedSpec,
+    registry: &StoreRegistry,
+    out: &CommittedOutput,
+    opts: &CheckOptions,
+) -> Result<CheckRun, GovernanceError> {
     let store = match &opts.store_failures {
         Some(u) => Some(registry.resolve(u)?),
         None => None,
     };
     let checks: Vec<CheckSpec> = spec.spec.checks.iter().map(|c| c.value.clone()).collect();
-    let (results, failure_files) = evaluate(&out, &checks, store.as_ref(), opts.failure_rows).await?;
+    let (results, failure_files) = evaluate(out, &checks, store.as_ref(), opts.failure_rows).await?;
     Ok(CheckRun {
         sink: out.sink.clone(),
         url: out.url.clone(),

@@ -291,20 +291,7 @@ impl RunGovernance {
     }
 
     async fn evaluate(&self, out: &CommittedOutput, opts: &CheckOptions) -> Result<CheckRun, GovernanceError> {
-        let store = match &opts.store_failures {
-            Some(u) => Some(self.registry.resolve(u)?),
-            None => None,
-        };
-        let specs: Vec<_> = self.spec.spec.checks.iter().map(|c| c.value.clone()).collect();
-        let (results, failure_files) = checks::evaluate(out, &specs, store.as_ref(), opts.failure_rows).await?;
-        Ok(CheckRun {
-            sink: out.sink.clone(),
-            url: out.url.clone(),
-            committed_rows: out.committed_rows,
-            sampled_rows: out.sampled_rows,
-            results,
-            failure_files,
-        })
+        checks::check_output(&self.spec, &self.registry, out, opts).await
     }
 
     /// Totals, stages, sinks, epochs and throughput from the summary, manifests and checkpoints.
