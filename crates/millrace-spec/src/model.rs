@@ -436,12 +436,10 @@ pub struct EngineSpec {
     pub threads: Option<usize>,
     /// Rows per Arrow RecordBatch.
     pub batch_rows: usize,
-    /// Bytes of raw input read ahead per partition (backpressure bound).
-    pub read_ahead: ByteSize,
 }
 
 impl Default for EngineSpec {
     fn default() -> Self {
-        Self { threads: None, batch_rows: 4096, read_ahead: ByteSize(16 << 20) }
+        Self { threads: None, batch_rows: 4096 }
     }
 }
