@@ -46,3 +46,13 @@ impl RejectSender {
         }
     }
 }
+
+/// One row of a batch as a JSON object: the `record` of a reject that came from a table.
+pub fn row_json(batch: &arrow::record_batch::RecordBatch, i: usize) -> String {
+    let slice = batch.slice(i, 1);
+    let mut w = arrow::json::LineDelimitedWriter::new(Vec::new());
+    if w.write(&slice).is_err() || w.finish().is_err() {
+        return String::new();
+    }
+    String::from_utf8_lossy(&w.into_inner()).trim_end().to_string()
+}

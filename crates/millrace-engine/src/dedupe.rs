@@ -201,7 +201,6 @@ pub async fn dedupe(
         let rejects = rejects.clone();
         let metrics = metrics.clone();
         let counters = counters.clone();
-        let schema2 = schema.clone();
         tokio::spawn(async move {
             let run = async {
                 let file = std::fs::File::open(&path).map_err(err)?;
@@ -253,7 +252,6 @@ pub async fn dedupe(
             if let Err(e) = run.await {
                 let _ = tx.send(Err(DataFusionError::External(Box::new(e)))).await;
             }
-            drop(schema2);
         });
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
         let s = Box::pin(RecordBatchStreamAdapter::new(schema.clone(), stream.map(|r: std::result::Result<RecordBatch, DataFusionError>| r)));

@@ -29,6 +29,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{SessionContext, coalesce};
 use futures::StreamExt;
+pub use millrace_connectors::reject::row_json;
 use millrace_connectors::reject::{Reject, RejectSender};
 use millrace_spec::{LoadedSpec, Stage};
 use std::collections::HashMap;
@@ -465,13 +466,4 @@ pub async fn split_rejects(batch: RecordBatch, rejects: &RejectSender, counters:
 pub async fn send_reject(rejects: &RejectSender, id: Option<String>, reason: String, record: String) {
     let stage = reason.split(':').next().unwrap_or("stage").to_string();
     rejects.send(Reject { id, stage, reason, source: None, line: None, offset: None, record }).await;
-}
-
-pub fn row_json(batch: &RecordBatch, i: usize) -> String {
-    let slice = batch.slice(i, 1);
-    let mut w = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
-    if w.write(&slice).is_err() || w.finish().is_err() {
-        return String::new();
-    }
-    String::from_utf8_lossy(&w.into_inner()).trim_end().to_string()
 }

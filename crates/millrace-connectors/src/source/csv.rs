@@ -11,13 +11,7 @@ use arrow::datatypes::Schema;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
 pub(super) async fn infer(loc: &Location, file: &InputFile, opts: &super::ReadOptions) -> Result<Schema> {
-    let metrics = std::sync::Arc::new(super::SourceMetrics::default());
-    let (tx, _rx) = tokio::sync::mpsc::channel(1);
-    let (rtx, _) = crate::reject::RejectSender::detached();
-    let unit = super::WorkUnit { file: file.clone(), range: None };
-    let schema = std::sync::Arc::new(Schema::empty());
-    let ctx = UnitCtx { unit: &unit, opts, schema: &schema, tx: &tx, rejects: &rtx, metrics: &metrics, loc };
-    let r = ctx.open(0).await?;
+    let r = super::open_sample(loc, file, opts).await?;
     let mut head = Vec::new();
     r.take(1 << 20).read_to_end(&mut head).await.map_err(|e| ConnectorError::read(&file.url, e))?;
     if let Some(last_nl) = head.iter().rposition(|b| *b == b'\n') {

@@ -15,13 +15,7 @@ use tokio::io::AsyncBufReadExt;
 const SAMPLE_LINES: usize = 1000;
 
 pub(super) async fn infer(loc: &Location, file: &InputFile, opts: &super::ReadOptions) -> Result<Schema> {
-    let metrics = std::sync::Arc::new(super::SourceMetrics::default());
-    let (tx, _rx) = tokio::sync::mpsc::channel(1);
-    let (rtx, _rrx) = crate::reject::RejectSender::detached();
-    let unit = super::WorkUnit { file: file.clone(), range: None };
-    let schema = std::sync::Arc::new(Schema::empty());
-    let ctx = UnitCtx { unit: &unit, opts, schema: &schema, tx: &tx, rejects: &rtx, metrics: &metrics, loc };
-    let mut r = ctx.open(0).await?;
+    let mut r = super::open_sample(loc, file, opts).await?;
     let mut values = Vec::new();
     let mut line = Vec::new();
     let mut seen = 0;

@@ -14,7 +14,7 @@ use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::TryStreamExt;
 use millrace_spec::{Compression, Format, SourceSpec, TextUnit};
-use object_store::{GetOptions, GetRange, ObjectStore};
+use object_store::{GetOptions, GetRange};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,8 +48,6 @@ pub struct ReadOptions {
     pub format: Format,
     pub compression: Compression,
     pub id_field: String,
-    /// true when the spec named no id field, or rows may lack it: ids are derived from file and offset.
-    pub generate_ids: bool,
     pub text_field: String,
     pub text_unit: TextUnit,
     pub batch_rows: usize,
@@ -65,7 +63,6 @@ pub struct SourceMetrics {
     pub bytes_read: AtomicU64,
     pub rows_read: AtomicU64,
     pub rows_rejected: AtomicU64,
-    pub files_done: AtomicU64,
 }
 
 /// The format of a file from its name, ignoring a compression suffix.
@@ -119,7 +116,6 @@ impl ReadOptions {
             format,
             compression: spec.compression,
             id_field: spec.id_field.clone().unwrap_or_else(|| "id".into()),
-            generate_ids: true,
             text_field: spec.text_field.clone(),
             text_unit: spec.text_unit,
             batch_rows,
@@ -229,6 +225,18 @@ pub async fn infer_schema(registry: &StoreRegistry, first: &InputFile, opts: &mu
     Ok(Arc::new(Schema::new(fields)))
 }
 
+/// The first file's bytes from the start (decompressed), for schema sampling: no batches or rejects
+/// leave a sample, so the context's channels go nowhere.
+pub(crate) async fn open_sample(loc: &Location, file: &InputFile, opts: &ReadOptions) -> Result<Box<dyn AsyncBufRead + Send + Unpin>> {
+    let metrics = Arc::new(SourceMetrics::default());
+    let (tx, _rx) = mpsc::channel(1);
+    let (rejects, ()) = RejectSender::detached();
+    let unit = WorkUnit { file: file.clone(), range: None };
+    let schema = Arc::new(Schema::empty());
+    let ctx = UnitCtx { unit: &unit, opts, schema: &schema, tx: &tx, rejects: &rejects, metrics: &metrics, loc };
+    ctx.open(0).await
+}
+
 /// Reads one unit, sending batches of `schema` to `tx` and bad records to `rejects`.
 pub async fn read_unit(
     registry: &StoreRegistry,
@@ -247,7 +255,6 @@ pub async fn read_unit(
         Format::Csv => csv::read(&ctx).await?,
         Format::Text => text::read(&ctx).await?,
     }
-    metrics.files_done.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
@@ -359,9 +366,4 @@ pub fn fill_ids(batch: RecordBatch, id_idx: usize, ids: impl Fn(usize) -> String
     let mut cols = batch.columns().to_vec();
     cols[id_idx] = Arc::new(filled);
     RecordBatch::try_new(batch.schema(), cols).map_err(|e| ConnectorError::read("batch", e))
-}
-
-/// For tests and tools: the store of a location.
-pub fn store_of(loc: &Location) -> Arc<dyn ObjectStore> {
-    loc.store.clone()
 }

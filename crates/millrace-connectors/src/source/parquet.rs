@@ -1,6 +1,7 @@
 //! Parquet input: streamed row groups, cast by name to the run's schema; rows without text rejected.
 
 use super::UnitCtx;
+use crate::reject::row_json;
 use crate::listing::InputFile;
 use crate::store::Location;
 use crate::{ConnectorError, Result};
@@ -67,14 +68,3 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
     }
     Ok(())
 }
-
-/// One row as a JSON object, for the rejects sink.
-pub(crate) fn row_json(batch: &arrow::record_batch::RecordBatch, i: usize) -> String {
-    let slice = batch.slice(i, 1);
-    let mut w = arrow::json::LineDelimitedWriter::new(Vec::new());
-    if w.write(&slice).is_err() || w.finish().is_err() {
-        return String::new();
-    }
-    String::from_utf8_lossy(&w.into_inner()).trim_end().to_string()
-}
-
