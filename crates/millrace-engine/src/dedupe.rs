@@ -194,8 +194,11 @@ pub async fn dedupe(
     }
     let shared = Arc::new(Shared { outcome, exact, target_index });
 
+    // Each replay task holds the spill directory until it has read its file.
+    let dir = Arc::new(dir);
     let mut streams: Vec<Arc<dyn PartitionStream>> = Vec::new();
     for (path, order) in parts {
+        let dir = dir.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let shared = shared.clone();
         let rejects = rejects.clone();
@@ -252,23 +255,12 @@ pub async fn dedupe(
             if let Err(e) = run.await {
                 let _ = tx.send(Err(DataFusionError::External(Box::new(e)))).await;
             }
+            drop(dir);
         });
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
         let s = Box::pin(RecordBatchStreamAdapter::new(schema.clone(), stream.map(|r: std::result::Result<RecordBatch, DataFusionError>| r)));
         streams.push(Arc::new(OnceStream::new(schema.clone(), s)));
     }
-    // The spill directory must outlive the replay tasks, which read it lazily: keep it with the table.
     let table = StreamingTable::try_new(schema.clone(), streams)?;
-    let dir = Arc::new(dir);
-    KEEP_DIRS.lock().map_err(err)?.push(dir);
     Ok(ctx.read_table(Arc::new(table))?)
-}
-
-/// Spill directories in use by replaying epochs; cleared by the engine when an epoch ends.
-pub static KEEP_DIRS: Mutex<Vec<Arc<tempfile::TempDir>>> = Mutex::new(Vec::new());
-
-pub fn release_spill() {
-    if let Ok(mut g) = KEEP_DIRS.lock() {
-        g.clear();
-    }
 }

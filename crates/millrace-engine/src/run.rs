@@ -237,7 +237,6 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
             ss.bytes += m.bytes;
         }
         commit::publish(&sinks.rejects.base, "rejects", &run_id, epoch, reject_files, None).await?;
-        crate::dedupe::release_spill();
 
         let rows_read = metrics.rows_read.load(Ordering::Relaxed) - before_read;
         let source_rejected = metrics.rows_rejected.load(Ordering::Relaxed) - before_rej;
