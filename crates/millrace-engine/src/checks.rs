@@ -162,14 +162,24 @@ pub fn select_sink(spec: &LoadedSpec, target: Option<&str>) -> Result<(usize, St
 
 /// A session for reading committed output: plain `Utf8` strings (not views), so schema contracts
 /// and failure files see the types the writer wrote.
-fn session(spec: &LoadedSpec) -> SessionContext {
-    let mut config = SessionConfig::new().with_batch_size(spec.spec.engine.batch_rows.max(1));
+///
+/// Batches are sized from the committed bytes per row, as in a run, so that a check's memory does
+/// not grow with document length.
+fn session(spec: &LoadedSpec, manifests: &[EpochManifest]) -> SessionContext {
+    let rows: u64 = manifests.iter().map(|m| m.rows).sum();
+    let bytes: u64 = manifests.iter().map(|m| m.bytes).sum();
+    let row_bytes = (rows > 0).then(|| bytes.saturating_mul(DECODED_PER_STORED) / rows);
+    let batch_rows = millrace_connectors::source::rows_per_batch(spec.spec.engine.batch_rows, row_bytes);
+    let mut config = SessionConfig::new().with_batch_size(batch_rows);
     if let Some(t) = spec.spec.engine.threads {
         config = config.with_target_partitions(t.max(1));
     }
     config.options_mut().execution.parquet.schema_force_view_types = false;
     SessionContext::new_with_config(config)
 }
+
+/// Committed files are compressed: a row in memory is taken to be this many times its share of them.
+const DECODED_PER_STORED: u64 = 4;
 
 /// Registers the committed files of the chosen sink as the table `output`.
 pub async fn open_output(
@@ -187,7 +197,7 @@ pub async fn open_output(
     if manifests.is_empty() {
         return Err(GovernanceError::NothingCommitted { sink, url: base.url() });
     }
-    let ctx = session(spec);
+    let ctx = session(spec, &manifests);
     if !base.base.starts_with("file://") {
         let url = url::Url::parse(&base.base).map_err(|e| GovernanceError::Config(format!("sink URL {}: {e}", base.base)))?;
         ctx.register_object_store(&url, base.store.clone());

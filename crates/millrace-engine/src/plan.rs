@@ -45,7 +45,7 @@ pub async fn explain(spec: &LoadedSpec) -> Result<String> {
     let registry = Arc::new(StoreRegistry::new(spec.spec.storage.clone()));
     let threads = spec.spec.engine.threads.unwrap_or_else(num_threads);
     let sp = plan_source(spec, &registry, spec.spec.engine.batch_rows).await?;
-    let ctx = session(threads, spec.spec.engine.batch_rows);
+    let ctx = session(threads, source::rows_per_batch(spec.spec.engine.batch_rows, sp.opts.row_bytes_hint));
     let (rejects, _rx) = RejectSender::new(1);
     let units = source::plan_units(&sp.files, &sp.opts, spec.spec.source.split_bytes.0);
     let parts = source::assign_partitions(&units, threads)

@@ -153,7 +153,10 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
                 metrics: metrics.clone(),
             })
             .collect();
-        let ctx = session(threads, batch_rows);
+        // Rows per DataFusion batch from the bytes per row seen so far (the schema sample's estimate
+        // before the first batch): operators such as FilterExec coalesce up to this many rows.
+        let rows = source::rows_per_batch(batch_rows, metrics.row_bytes().or(sp.opts.row_bytes_hint));
+        let ctx = session(threads, rows);
         ctx.register_table("input", Arc::new(streaming_table(sp.schema.clone(), parts)?))?;
         let mode = Mode::Run { rejects: &rejects_tx, counters: &counters, epoch };
         let mut df = apply_stages(&ctx, ctx.table("input").await?, spec, &env, &mode).await?;

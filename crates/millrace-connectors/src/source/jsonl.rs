@@ -14,11 +14,13 @@ use tokio::io::AsyncBufReadExt;
 
 const SAMPLE_LINES: usize = 1000;
 
-pub(super) async fn infer(loc: &Location, file: &InputFile, opts: &super::ReadOptions) -> Result<Schema> {
+/// The schema of the first records, and their mean length (a JSON line is about its row's size).
+pub(super) async fn infer(loc: &Location, file: &InputFile, opts: &super::ReadOptions) -> Result<(Schema, Option<u64>)> {
     let mut r = super::open_sample(loc, file, opts).await?;
     let mut values = Vec::new();
     let mut line = Vec::new();
     let mut seen = 0;
+    let mut bytes = 0u64;
     while values.len() < SAMPLE_LINES && seen < SAMPLE_LINES * 10 {
         line.clear();
         let n = r.read_until(b'\n', &mut line).await.map_err(|e| ConnectorError::read(&file.url, e))?;
@@ -26,12 +28,14 @@ pub(super) async fn infer(loc: &Location, file: &InputFile, opts: &super::ReadOp
             break;
         }
         seen += 1;
+        bytes += n as u64;
         if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_slice::<serde_json::Value>(&line) {
             values.push(v);
         }
     }
-    arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
-        .map_err(|e| ConnectorError::Schema { url: file.url.clone(), message: e.to_string() })
+    let schema = arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
+        .map_err(|e| ConnectorError::Schema { url: file.url.clone(), message: e.to_string() })?;
+    Ok((schema, (seen > 0).then(|| bytes / seen as u64)))
 }
 
 struct Pending {
@@ -80,14 +84,16 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
             ctx.reject(ln, Some(offset), reason, String::from_utf8_lossy(rec).into_owned()).await;
             continue;
         }
-        p.buf.extend_from_slice(rec);
-        p.buf.push(b'\n');
-        p.pos.push((ln, offset));
-        if p.pos.len() >= ctx.opts.batch_rows || p.buf.len() >= ctx.opts.batch_bytes {
+        // Flushing before a record that would overflow the batch keeps the buffer within its
+        // preallocated size, so it never doubles.
+        if !p.pos.is_empty() && (p.pos.len() >= ctx.opts.batch_rows || p.buf.len() + rec.len() >= ctx.opts.batch_bytes) {
             if !flush(ctx, &mut p).await? {
                 return Ok(());
             }
         }
+        p.buf.extend_from_slice(rec);
+        p.buf.push(b'\n');
+        p.pos.push((ln, offset));
     }
     flush(ctx, &mut p).await?;
     Ok(())

@@ -53,6 +53,9 @@ pub struct ReadOptions {
     pub batch_rows: usize,
     /// A batch is emitted once its raw input reaches this many bytes, whatever its row count.
     pub batch_bytes: usize,
+    /// Bytes of one row in memory, estimated from the first file while its schema is inferred;
+    /// `None` until then or when the format gives no estimate.
+    pub row_bytes_hint: Option<u64>,
     pub csv_delimiter: u8,
     pub csv_header: bool,
 }
@@ -63,6 +66,33 @@ pub struct SourceMetrics {
     pub bytes_read: AtomicU64,
     pub rows_read: AtomicU64,
     pub rows_rejected: AtomicU64,
+    /// Arrow memory of the batches emitted, so later epochs can size batches from what was seen.
+    pub arrow_bytes: AtomicU64,
+}
+
+impl SourceMetrics {
+    /// Mean Arrow bytes per row read so far; `None` before the first batch.
+    pub fn row_bytes(&self) -> Option<u64> {
+        let rows = self.rows_read.load(Ordering::Relaxed);
+        (rows > 0).then(|| self.arrow_bytes.load(Ordering::Relaxed) / rows)
+    }
+}
+
+/// Target memory of one RecordBatch anywhere in a run: sources cut their batches at this size, and
+/// DataFusion's row-counted batch size is derived from it (see [`rows_per_batch`]).
+pub const BATCH_BYTES: usize = 8 << 20;
+
+/// Rows per batch so that a batch of rows of `row_bytes` each stays near [`BATCH_BYTES`]: DataFusion
+/// and the Parquet reader cut batches by rows, and 4096 rows of 10 KB documents would make memory
+/// grow with document length. Never more than `batch_rows`, never fewer than 64 (or `batch_rows`
+/// when that is smaller).
+pub fn rows_per_batch(batch_rows: usize, row_bytes: Option<u64>) -> usize {
+    let configured = batch_rows.max(1);
+    let Some(per_row) = row_bytes.filter(|b| *b > 0) else {
+        return configured;
+    };
+    let fit = usize::try_from(BATCH_BYTES as u64 / per_row).unwrap_or(usize::MAX);
+    fit.clamp(64.min(configured), configured)
 }
 
 /// The format of a file from its name, ignoring a compression suffix.
@@ -119,14 +149,19 @@ impl ReadOptions {
             text_field: spec.text_field.clone(),
             text_unit: spec.text_unit,
             batch_rows,
-            batch_bytes: 8 << 20,
+            batch_bytes: BATCH_BYTES,
+            row_bytes_hint: None,
             csv_delimiter: u8::try_from(spec.csv.delimiter).unwrap_or(b','),
             csv_header: spec.csv.header,
         })
     }
 
+    fn compression_of(&self, file: &InputFile) -> Compression {
+        compression_of(&file.url, self.compression)
+    }
+
     fn splittable(&self, file: &InputFile) -> bool {
-        compression_of(&file.url, self.compression) == Compression::None
+        self.compression_of(file) == Compression::None
             && match self.format {
                 Format::Jsonl => true,
                 Format::Text => self.text_unit == TextUnit::Line,
@@ -192,10 +227,24 @@ pub fn assign_partitions(units: &[WorkUnit], n: usize) -> Vec<Vec<WorkUnit>> {
 pub async fn infer_schema(registry: &StoreRegistry, first: &InputFile, opts: &mut ReadOptions) -> Result<SchemaRef> {
     let loc = registry.resolve(&first.url)?;
     let inferred = match opts.format {
-        Format::Jsonl => jsonl::infer(&loc, first, opts).await?,
-        Format::Parquet => parquet::infer(&loc, first).await?,
+        Format::Jsonl => {
+            let (schema, row_bytes) = jsonl::infer(&loc, first, opts).await?;
+            opts.row_bytes_hint = row_bytes;
+            schema
+        }
+        Format::Parquet => {
+            let (schema, row_bytes) = parquet::infer(&loc, first).await?;
+            opts.row_bytes_hint = row_bytes;
+            schema
+        }
         Format::Csv => csv::infer(&loc, first, opts).await?,
-        Format::Text => Schema::new(vec![Field::new("source", DataType::Utf8, true)]),
+        Format::Text => {
+            // A whole file is one row; a line is unknown until read.
+            if opts.text_unit == TextUnit::File && opts.compression_of(first) == Compression::None {
+                opts.row_bytes_hint = Some(first.size.max(1));
+            }
+            Schema::new(vec![Field::new("source", DataType::Utf8, true)])
+        }
     };
     let mut fields: Vec<Field> = Vec::new();
     fields.push(Field::new(&opts.id_field, DataType::Utf8, true));
@@ -275,6 +324,7 @@ impl UnitCtx<'_> {
     /// Sends a batch downstream; false when the consumer has gone (the run is stopping).
     pub async fn emit(&self, batch: RecordBatch) -> bool {
         self.metrics.rows_read.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        self.metrics.arrow_bytes.fetch_add(batch.get_array_memory_size() as u64, Ordering::Relaxed);
         self.tx.send(Ok(batch)).await.is_ok()
     }
     pub async fn reject(&self, line: Option<u64>, offset: Option<u64>, reason: String, record: String) {
@@ -366,4 +416,32 @@ pub fn fill_ids(batch: RecordBatch, id_idx: usize, ids: impl Fn(usize) -> String
     let mut cols = batch.columns().to_vec();
     cols[id_idx] = Arc::new(filled);
     RecordBatch::try_new(batch.schema(), cols).map_err(|e| ConnectorError::read("batch", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_shrink_with_row_size() {
+        // 10 KB rows: ~840 make 8 MiB.
+        assert_eq!(rows_per_batch(4096, Some(10_000)), 838);
+        // Short rows: the configured row count wins.
+        assert_eq!(rows_per_batch(4096, Some(100)), 4096);
+        // Huge rows: never below 64, or below a smaller configured count.
+        assert_eq!(rows_per_batch(4096, Some(1 << 30)), 64);
+        assert_eq!(rows_per_batch(16, Some(1 << 30)), 16);
+        // No estimate: the configured count.
+        assert_eq!(rows_per_batch(4096, None), 4096);
+        assert_eq!(rows_per_batch(4096, Some(0)), 4096);
+    }
+
+    #[test]
+    fn row_bytes_is_the_running_mean() {
+        let m = SourceMetrics::default();
+        assert_eq!(m.row_bytes(), None);
+        m.rows_read.store(4, Ordering::Relaxed);
+        m.arrow_bytes.store(4000, Ordering::Relaxed);
+        assert_eq!(m.row_bytes(), Some(1000));
+    }
 }

@@ -19,11 +19,20 @@ fn reader(loc: &Location, file: &InputFile) -> ParquetObjectReader {
     ParquetObjectReader::new(loc.store.clone(), loc.path.clone()).with_file_size(file.size)
 }
 
-pub(super) async fn infer(loc: &Location, file: &InputFile) -> Result<Schema> {
+/// The file's schema and its uncompressed bytes per row (from the footer, nothing else is read).
+pub(super) async fn infer(loc: &Location, file: &InputFile) -> Result<(Schema, Option<u64>)> {
     let b = ParquetRecordBatchStreamBuilder::new(reader(loc, file))
         .await
         .map_err(|e| ConnectorError::read(&file.url, e))?;
-    Ok(b.schema().as_ref().clone())
+    Ok((b.schema().as_ref().clone(), uncompressed_row_bytes(b.metadata())))
+}
+
+fn uncompressed_row_bytes(meta: &parquet::file::metadata::ParquetMetaData) -> Option<u64> {
+    let (rows, bytes) = meta
+        .row_groups()
+        .iter()
+        .fold((0i64, 0i64), |(r, b), g| (r + g.num_rows(), b + g.total_byte_size()));
+    (rows > 0 && bytes > 0).then(|| (bytes / rows) as u64)
 }
 
 pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
@@ -31,7 +40,9 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
     let b = ParquetRecordBatchStreamBuilder::new(reader(ctx.loc, file))
         .await
         .map_err(|e| ConnectorError::read(ctx.url(), e))?;
-    let mut stream = b.with_batch_size(ctx.opts.batch_rows).build().map_err(|e| ConnectorError::read(ctx.url(), e))?;
+    // Row groups of long documents would otherwise come out as 4096-row batches of any size.
+    let rows = super::rows_per_batch(ctx.opts.batch_rows, uncompressed_row_bytes(b.metadata()));
+    let mut stream = b.with_batch_size(rows).build().map_err(|e| ConnectorError::read(ctx.url(), e))?;
     let text_field = &ctx.opts.text_field;
     let mut row = 0u64;
     ctx.metrics.bytes_read.fetch_add(file.size, std::sync::atomic::Ordering::Relaxed);
