@@ -21,6 +21,23 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// glibc raises its mmap threshold each time a large block is freed (up to 32 MiB); after that the
+/// 8 MiB Arrow buffers of a run come from per-thread arenas that rarely shrink, and peak RSS grew
+/// with the input (362 MB for 1 GB against 162 MB for 100 MB) although the live heap stayed under
+/// 100 MB. A fixed threshold keeps large buffers in their own mappings, unmapped when freed, at
+/// the cost of page faults (about 20% more CPU on a pure read-project-write run). Measured
+/// alternatives were worse: mimalloc and jemalloc both kept more resident.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn bound_allocator() {
+    // SAFETY: called first thing in `main`, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn bound_allocator() {}
+
 /// `run`: the output is committed but the gate failed.
 const EXIT_CHECKS_FAILED_AFTER_RUN: u8 = 4;
 /// `check`: only warnings, and `--fail-on-warn` was given.
@@ -123,6 +140,7 @@ fn parse_sets(set: &[String]) -> Result<Vec<(String, String)>, String> {
 }
 
 fn main() -> ExitCode {
+    bound_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)

@@ -61,7 +61,6 @@ pub struct CommittedOutput {
     /// Columns as the writer recorded them (including partition columns), when the manifest has them.
     pub written_schema: Option<SchemaRef>,
     pub ctx: SessionContext,
-    pub(crate) base: Location,
 }
 
 impl CommittedOutput {
@@ -217,12 +216,7 @@ pub async fn open_output(
         None => (df.into_view(), None),
     };
     ctx.register_table("output", table)?;
-    Ok(CommittedOutput { sink, kind, url: base.url(), manifests, committed_rows, sampled_rows, written_schema, ctx, base })
-}
-
-/// A DataFrame over the files of some of `out`'s manifests (e.g. those one run committed).
-pub(crate) async fn frame_of(out: &CommittedOutput, manifests: &[EpochManifest]) -> Result<DataFrame, GovernanceError> {
-    committed_frame(&out.ctx, &out.base, out.kind, manifests, out.written_schema.as_ref()).await
+    Ok(CommittedOutput { sink, kind, url: base.url(), manifests, committed_rows, sampled_rows, written_schema, ctx })
 }
 
 /// Parses the manifest's `[{"name", "type", "nullable"}]`; `None` when any type is not an Arrow type

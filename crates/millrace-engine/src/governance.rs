@@ -6,18 +6,14 @@
 //! this run (files, epochs, throughput over time), and SQL over the rows this run committed
 //! (document-length and tokens-per-document histograms, language mix, null counts).
 
-use crate::RunSummary;
+use crate::{OutputProfile, RunSummary};
 use crate::checks::{self, CheckOptions, CheckRun, CommittedOutput, Verdict};
 use chrono::{DateTime, Utc};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::functions_aggregate::expr_fn::count;
-use datafusion::prelude::{DataFrame, Expr, cast, ident, lit, when};
 use millrace_connectors::commit::{self, Checkpoint, EpochManifest};
 use millrace_connectors::store::{Location, StoreRegistry};
 use millrace_report::lineage::{Delivery, EventType, LineageBuilder, LineageConfig, RunEvent, Transport};
 use millrace_report::{
-    EpochReport, Histogram, ReportError, RunReport, RunStatus, SchemaField, SinkFile, SinkReport,
+    EpochReport, ReportError, RunReport, RunStatus, SchemaField, SinkFile, SinkReport,
     SourceReport, StageReport, ThroughputSample, Totals,
 };
 use millrace_spec::LoadedSpec;
@@ -206,30 +202,17 @@ impl RunGovernance {
                 if let Err(e) = self.fill_from_run(&mut report, summary).await {
                     warnings.push(format!("run details for the report: {e}"));
                 }
-                let target = check.and_then(|c| c.target.clone());
-                match checks::open_output(&self.spec, &self.registry, target.as_deref(), None).await {
-                    Ok(out) => {
-                        if let Err(e) = self.profile(&mut report, &out, &summary.run_id).await {
-                            warnings.push(format!("output profile for the report: {e}"));
-                        }
-                        if let (RunOutcome::Completed(_), Some(opts)) = (&outcome, check) {
-                            if !self.spec.spec.checks.is_empty() {
-                                match self.evaluate(&out, opts).await {
-                                    Ok(c) => check_run = Some(c),
-                                    Err(e) => check_error = Some(e),
-                                }
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        // Nothing committed (e.g. an interrupted first epoch) leaves the profile empty;
-                        // checks that should have run are a failure of the gate. A megatron sink has
-                        // no rows to profile, which is not worth a warning.
-                        if matches!(outcome, RunOutcome::Completed(_)) && check.is_some() && !self.spec.spec.checks.is_empty() {
-                            check_error = Some(e);
-                        } else if !matches!(e, GovernanceError::UnsupportedSink { .. }) {
-                            warnings.push(format!("output profile for the report: {e}"));
-                        }
+                profile(&mut report, &summary.profile);
+                let wants_checks = matches!(outcome, RunOutcome::Completed(_)) && !self.spec.spec.checks.is_empty();
+                if let (true, Some(opts)) = (wants_checks, check) {
+                    // Checks that should have run but cannot (nothing committed, a megatron-only
+                    // pipeline) are a failure of the gate.
+                    match checks::open_output(&self.spec, &self.registry, opts.target.as_deref(), None).await {
+                        Ok(out) => match self.evaluate(&out, opts).await {
+                            Ok(c) => check_run = Some(c),
+                            Err(e) => check_error = Some(e),
+                        },
+                        Err(e) => check_error = Some(e),
                     }
                 }
             }
@@ -374,42 +357,21 @@ impl RunGovernance {
         }
         Ok(())
     }
+}
 
-    /// Histograms, language mix and null counts of the rows this run committed to the target sink.
-    async fn profile(&self, report: &mut RunReport, out: &CommittedOutput, engine_run_id: &str) -> Result<(), GovernanceError> {
-        let mine: Vec<EpochManifest> = out.manifests.iter().filter(|m| m.run_id == engine_run_id).cloned().collect();
-        if mine.iter().all(|m| m.files.is_empty()) {
-            return Ok(());
+/// Histograms, language mix and null counts of the rows this run committed, profiled as they were
+/// written (every data sink receives the same rows, so each gets the same null counts).
+fn profile(report: &mut RunReport, p: &OutputProfile) {
+    if p.rows == 0 {
+        return;
+    }
+    report.histograms.doc_length_chars = p.doc_length_histogram();
+    report.histograms.tokens_per_doc = p.tokens_histogram();
+    report.language_mix = p.language_mix.clone();
+    for sr in report.sinks.iter_mut().filter(|s| s.kind != "megatron") {
+        for (name, present) in &p.non_null {
+            sr.column_metrics.entry(name.clone()).or_default().null_count = Some(p.rows.saturating_sub(*present));
         }
-        let df = checks::frame_of(out, &mine).await?;
-        let schema = df.schema().as_arrow().clone();
-        let text = [self.spec.spec.source.text_field.as_str(), "text"]
-            .into_iter()
-            .find(|c| schema.field_with_name(c).map(|f| checks::is_string(f.data_type())).unwrap_or(false));
-        if let Some(t) = text {
-            report.histograms.doc_length_chars = log_histogram(df.clone(), datafusion::prelude::character_length(ident(t))).await?;
-        }
-        if schema.field_with_name("n_tokens").map(|f| f.data_type().is_numeric()).unwrap_or(false) {
-            report.histograms.tokens_per_doc = log_histogram(df.clone(), ident("n_tokens")).await?;
-        }
-        if schema.field_with_name("lang").is_ok() {
-            report.language_mix = language_mix(df.clone()).await?;
-        }
-        // Null counts per column feed the lineage dataQualityMetrics facet.
-        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let mut aggs: Vec<Expr> = vec![count(lit(1i64)).alias("__rows")];
-        aggs.extend(names.iter().enumerate().map(|(i, n)| count(ident(n.as_str())).alias(format!("c{i}"))));
-        let batches = df.aggregate(vec![], aggs)?.collect().await?;
-        if let Some(b) = batches.iter().find(|b| b.num_rows() == 1) {
-            let total = int_at(b, 0).unwrap_or(0);
-            if let Some(sr) = report.sinks.iter_mut().find(|s| s.name == out.sink) {
-                for (i, n) in names.iter().enumerate() {
-                    let present = int_at(b, i + 1).unwrap_or(0);
-                    sr.column_metrics.entry(n.clone()).or_default().null_count = Some(total.saturating_sub(present));
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -417,12 +379,6 @@ impl RunGovernance {
 /// directory the run was started from.
 fn absolute_url(raw: &str) -> String {
     millrace_connectors::store::to_url(raw).map(|u| u.to_string()).unwrap_or_else(|_| raw.to_string())
-}
-
-fn int_at(b: &RecordBatch, i: usize) -> Option<u64> {
-    let c = datafusion::arrow::compute::cast(b.column(i), &DataType::Int64).ok()?;
-    let a = c.as_primitive_opt::<Int64Type>()?;
-    (a.len() > 0 && !a.is_null(0)).then(|| a.value(0).max(0) as u64)
 }
 
 fn kind_name(k: millrace_spec::SinkKind) -> String {
@@ -503,67 +459,6 @@ fn stage_reports(spec: &LoadedSpec, s: &RunSummary) -> Vec<StageReport> {
         });
     }
     out
-}
-
-/// Edges 0, 1, 2, 5, 10, 20, 50, ... 1e10: log-spaced and readable.
-fn log_edges() -> Vec<f64> {
-    let mut e = vec![0.0];
-    let mut decade = 1.0;
-    while decade <= 1e9 {
-        for m in [1.0, 2.0, 5.0] {
-            e.push(m * decade);
-        }
-        decade *= 10.0;
-    }
-    e.push(1e10);
-    e
-}
-
-/// Counts of `value` per log-spaced bucket, trimmed to the buckets between the first and last
-/// non-empty one. Values at or past the last edge fall in the last bucket.
-pub(crate) async fn log_histogram(df: DataFrame, value: Expr) -> Result<Histogram, GovernanceError> {
-    let edges = log_edges();
-    let x = cast(value, DataType::Float64);
-    let mut case = when(x.clone().lt(lit(edges[1])), lit(0i64));
-    for (i, e) in edges.iter().enumerate().skip(2).take(edges.len() - 3) {
-        case = case.when(x.clone().lt(lit(*e)), lit((i - 1) as i64));
-    }
-    let last = (edges.len() - 2) as i64;
-    let bucket = case.otherwise(lit(last))?;
-    let batches = df.filter(x.is_not_null())?.aggregate(vec![bucket.alias("b")], vec![count(lit(1i64)).alias("n")])?.collect().await?;
-    let mut counts = vec![0u64; edges.len() - 1];
-    for b in &batches {
-        let (Some(bs), Some(ns)) = (b.column(0).as_primitive_opt::<Int64Type>(), b.column(1).as_primitive_opt::<Int64Type>()) else {
-            continue;
-        };
-        for i in 0..b.num_rows() {
-            if let Some(slot) = usize::try_from(bs.value(i)).ok().and_then(|k| counts.get_mut(k)) {
-                *slot += ns.value(i).max(0) as u64;
-            }
-        }
-    }
-    let (Some(lo), Some(hi)) = (counts.iter().position(|c| *c > 0), counts.iter().rposition(|c| *c > 0)) else {
-        return Ok(Histogram::default());
-    };
-    Ok(Histogram { edges: edges[lo..=hi + 1].to_vec(), counts: counts[lo..=hi].to_vec() })
-}
-
-/// Documents per `lang` value (null as `unknown`).
-async fn language_mix(df: DataFrame) -> Result<BTreeMap<String, u64>, GovernanceError> {
-    let batches = df
-        .aggregate(vec![cast(ident("lang"), DataType::Utf8).alias("l")], vec![count(lit(1i64)).alias("n")])?
-        .collect()
-        .await?;
-    let mut mix = BTreeMap::new();
-    for b in &batches {
-        let Some(ns) = b.column(1).as_primitive_opt::<Int64Type>() else { continue };
-        let Some(ls) = b.column(0).as_string_opt::<i32>() else { continue };
-        for i in 0..b.num_rows() {
-            let k = if ls.is_null(i) || ls.value(i).is_empty() { "unknown".to_string() } else { ls.value(i).to_string() };
-            *mix.entry(k).or_insert(0) += ns.value(i).max(0) as u64;
-        }
-    }
-    Ok(mix)
 }
 
 /// Writes `run.json` (and `report.html`) into `dir`; returns their URLs.
@@ -669,18 +564,5 @@ impl LineageEmitter {
                 Ok(())
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edges_are_ascending_and_readable() {
-        let e = log_edges();
-        assert_eq!(&e[..6], &[0.0, 1.0, 2.0, 5.0, 10.0, 20.0]);
-        assert!(e.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(*e.last().unwrap_or(&0.0), 1e10);
     }
 }

@@ -8,6 +8,7 @@ mod dedupe;
 pub mod governance;
 mod error;
 mod plan;
+mod profile;
 mod progress;
 mod run;
 pub mod stages;
@@ -18,6 +19,7 @@ mod table;
 pub use error::EngineError;
 pub use plan::explain;
 pub use run::{RunOptions, run};
+pub use profile::OutputProfile;
 pub use summary::{RunSummary, SinkSummary, StageCounts};
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

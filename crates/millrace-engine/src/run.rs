@@ -1,6 +1,7 @@
 //! A run: plan the epochs still to do, then for each epoch execute, write, commit sinks, checkpoint.
 
 use crate::plan::{num_threads, plan_source, session};
+use crate::profile::OutputProfile;
 use crate::stages::{Mode, StageEnv, apply_stages, split_rejects};
 use crate::summary::{RunSummary, SinkSummary, resource_usage};
 use crate::table::{UnitsPartition, streaming_table};
@@ -54,6 +55,7 @@ fn resolve_sinks(spec: &LoadedSpec, registry: &StoreRegistry) -> Result<Sinks> {
         target_file_size: 256 << 20,
         partition_by: vec![],
         row_group_rows: 0,
+        row_group_bytes: 0,
         target_tokens: 0,
         megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(0),
     });
@@ -172,8 +174,10 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
             let counters = counters.clone();
             let rejects = rejects_tx.clone();
             let cancel = opts.cancel.clone();
+            let text_field = spec.spec.source.text_field.clone();
             tasks.push(tokio::spawn(async move {
                 let mut writers = writers;
+                let mut profile = OutputProfile::default();
                 while let Some(batch) = stream.next().await {
                     if cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) {
                         return Err(EngineError::Interrupted { epoch });
@@ -181,6 +185,7 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
                     let batch = batch?;
                     let batch = split_rejects(batch, &rejects, &counters).await?;
                     counters.rows_out.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                    profile.observe(&batch, &text_field);
                     for w in writers.iter_mut() {
                         w.write(&batch).await?;
                     }
@@ -189,18 +194,20 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
                 for w in writers {
                     staged.push(w.finish().await?);
                 }
-                Ok::<_, EngineError>(staged)
+                Ok::<_, EngineError>((staged, profile))
             }));
         }
         drop(rejects_tx);
         let mut per_sink: Vec<Vec<StagedFile>> = vec![Vec::new(); sinks.data.len()];
         let mut failure = None;
+        let mut epoch_profile = OutputProfile::default();
         for t in tasks {
             match t.await {
-                Ok(Ok(staged)) => {
+                Ok(Ok((staged, profile))) => {
                     for (i, files) in staged.into_iter().enumerate() {
                         per_sink[i].extend(files);
                     }
+                    epoch_profile.merge(&profile);
                 }
                 Ok(Err(e)) => failure = failure.or(Some(e)),
                 Err(e) => failure = failure.or(Some(EngineError::Epoch { epoch, message: e.to_string() })),
@@ -257,6 +264,7 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
             }
         }
         summary.epochs_committed += 1;
+        summary.profile.merge(&epoch_profile);
         summary.rows_read += cp.rows_read;
         summary.rows_written += cp.rows_written;
         summary.rows_filtered += cp.rows_filtered;

@@ -41,6 +41,9 @@ pub struct RunSummary {
     /// read == written + filtered + rejected
     pub reconciled: bool,
     pub stages: StageCounts,
+    /// Profile of the committed rows, for the report.
+    #[serde(skip)]
+    pub profile: crate::profile::OutputProfile,
 }
 
 /// What stages counted beyond rows: PII found, tokens, duplicates by kind.

@@ -359,6 +359,10 @@ pub struct SinkSpec {
     pub partition_by: Vec<String>,
     #[serde(default)]
     pub row_group_rows: Option<usize>,
+    /// parquet: a row group is closed once its encoded size reaches this. The open row group is
+    /// held in memory by each writer, so this bounds a sink's memory per output partition.
+    #[serde(default, alias = "row_group_size")]
+    pub row_group_bytes: Option<ByteSize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -29,6 +29,7 @@ pub struct SinkConfig {
     pub target_file_size: u64,
     pub partition_by: Vec<String>,
     pub row_group_rows: usize,
+    pub row_group_bytes: usize,
     /// megatron: tokens per shard, and the token id width (from the tokenizer's vocabulary).
     pub target_tokens: u64,
     pub megatron_dtype: millrace_tokenise::MegatronDtype,
@@ -49,6 +50,7 @@ impl SinkConfig {
             target_file_size: spec.target_file_size.map(|b| b.0).unwrap_or(256 << 20),
             partition_by: spec.partition_by.clone(),
             row_group_rows: spec.row_group_rows.unwrap_or(64 * 1024),
+            row_group_bytes: spec.row_group_bytes.map(|b| usize::try_from(b.0).unwrap_or(usize::MAX)).unwrap_or(ROW_GROUP_BYTES),
             target_tokens: spec.target_tokens.unwrap_or(100_000_000),
             megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(u16::MAX as usize + 1),
         }
@@ -76,6 +78,11 @@ pub struct StagedFile {
     pub bytes: u64,
     pub sha256: String,
 }
+
+/// Default encoded size at which a Parquet row group is closed: the open row group is buffered by
+/// its writer, so this (times partitions and sinks) is what Parquet output holds in memory; 16 MiB of
+/// zstd-compressed text is still a row group of several thousand documents for readers.
+pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 pub fn staging_dir(epoch: u64) -> String {
     format!("_staging/epoch-{epoch:06}")

@@ -37,8 +37,6 @@ impl AsyncFileWriter for Hashing {
     }
 }
 
-const ROW_GROUP_BYTES: usize = 64 << 20;
-
 pub(super) struct ParquetFile {
     writer: AsyncArrowWriter<Hashing>,
     state: Arc<Mutex<(sha2::Sha256, u64)>>,
@@ -61,7 +59,7 @@ impl ParquetFile {
             .set_max_row_group_row_count(Some(cfg.row_group_rows))
             // A row group is buffered until it is flushed: capping it by bytes as well as rows keeps
             // the writer's memory flat however large the documents are.
-            .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+            .set_max_row_group_bytes(Some(cfg.row_group_bytes.max(1)))
             .set_created_by(format!("millrace {}", env!("CARGO_PKG_VERSION")))
             .build();
         let state = Arc::new(Mutex::new((sha2::Sha256::new(), 0)));
