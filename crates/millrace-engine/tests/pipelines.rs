@@ -108,3 +108,50 @@ async fn dedupe_is_deterministic_across_threads_and_uses_its_index_across_runs()
     assert_eq!(r2.rows_written, 0, "{r2:?}");
     assert_eq!(r2.stages.duplicates_of_earlier_runs, r2.rows_read, "{:?}", r2.stages);
 }
+
+/// A Parquet sink closes row groups at `row_group_bytes` (the writer's memory bound), whatever the
+/// row count; pyarrow reads the row groups back and every row is there once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_row_groups_close_at_their_byte_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long.jsonl");
+    let mut text = String::new();
+    let mut x: u64 = 7;
+    for i in 0..600 {
+        // ~6 KB of pseudo-random words per document, so zstd cannot shrink a row group to nothing.
+        let words: Vec<String> = (0..800)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                format!("w{:x}", x >> 44)
+            })
+            .collect();
+        text.push_str(&serde_json::json!({"id": format!("d{i}"), "text": words.join(" ")}).to_string());
+        text.push('\n');
+    }
+    std::fs::write(&input, text).unwrap();
+    let out = dir.path().join("out");
+    let spec = load(&format!(
+        "name: rg\nsource:\n  files: {}\n  id_field: id\nsinks:\n  - parquet: {}\n    row_group_size: 256KiB\nengine:\n  threads: 1\n  batch_rows: 50\n",
+        input.display(),
+        out.display()
+    ));
+    let s = millrace_engine::run(&spec, Default::default()).await.unwrap();
+    assert_eq!(s.rows_written, 600);
+    let script = r#"
+import glob, json, sys, pyarrow.parquet as pq
+files = [f for f in glob.glob(sys.argv[1] + "/**/*.parquet", recursive=True) if "/_" not in f]
+groups = [pq.ParquetFile(f).metadata.row_group(i) for f in files for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
+ids = [i for f in files for i in pq.read_table(f).column("id").to_pylist()]
+print(json.dumps({"groups": len(groups), "max_bytes": max(sum(g.column(c).total_compressed_size for c in range(g.num_columns)) for g in groups), "rows": len(ids), "unique": len(set(ids))}))
+"#;
+    let o = Command::new("python3").arg("-c").arg(script).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["rows"], 600);
+    assert_eq!(r["unique"], 600);
+    // ~1.6 MB of compressed text in 256 KiB row groups: several groups, none past the limit by
+    // more than a batch of 50 rows (the writer splits a batch by the group's mean row size, but
+    // the first batch of a group goes in whole).
+    assert!(r["groups"].as_u64().unwrap() >= 4, "{r}");
+    assert!(r["max_bytes"].as_u64().unwrap() < 2 * 256 * 1024 + 512 * 1024, "{r}");
+}
