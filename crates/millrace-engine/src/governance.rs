@@ -3,8 +3,8 @@
 //! OpenLineage START / COMPLETE / FAIL / ABORT events (file or HTTP transport).
 //!
 //! The run report is filled from the [`RunSummary`], the sinks' epoch manifests and checkpoints of
-//! this run (files, epochs, throughput over time), and SQL over the rows this run committed
-//! (document-length and tokens-per-document histograms, language mix, null counts).
+//! this run (files, epochs, throughput over time), and the run's [`OutputProfile`] of the rows it
+//! committed (document-length and tokens-per-document histograms, language mix, null counts).
 
 use crate::{OutputProfile, RunSummary};
 use crate::checks::{self, CheckOptions, CheckRun, CommittedOutput, Verdict};

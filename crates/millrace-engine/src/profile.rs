@@ -11,9 +11,10 @@ use datafusion::arrow::datatypes::{DataType, Float64Type};
 use crate::checks::is_string;
 use millrace_report::Histogram;
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 /// Edges 0, 1, 2, 5, 10, 20, 50, ... 1e10: log-spaced and readable.
-pub(crate) fn log_edges() -> Vec<f64> {
+static LOG_EDGES: LazyLock<Vec<f64>> = LazyLock::new(|| {
     let mut e = vec![0.0];
     let mut decade = 1.0;
     while decade <= 1e9 {
@@ -24,25 +25,25 @@ pub(crate) fn log_edges() -> Vec<f64> {
     }
     e.push(1e10);
     e
+});
+
+/// The bucket of `x` over [`LOG_EDGES`]: `k` with `edges[k] <= x < edges[k + 1]`; values below the
+/// first inner edge fall in the first bucket and values at or past the last inner edge in the last.
+fn bucket(x: f64) -> usize {
+    let last = LOG_EDGES.len() - 2;
+    LOG_EDGES[1..=last].iter().position(|e| x < *e).unwrap_or(last)
 }
 
-/// The bucket of `x` over `edges`: `k` with `edges[k] <= x < edges[k + 1]`; values below the first
-/// inner edge fall in the first bucket and values at or past the last inner edge in the last.
-fn bucket(edges: &[f64], x: f64) -> usize {
-    let last = edges.len().saturating_sub(2);
-    edges[1..=last].iter().position(|e| x < *e).unwrap_or(last)
-}
-
-/// Counts per bucket of [`log_edges`].
+/// Counts per bucket of [`LOG_EDGES`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct LogCounts(Vec<u64>);
 
 impl LogCounts {
-    fn add(&mut self, edges: &[f64], x: f64) {
+    fn add(&mut self, x: f64) {
         if self.0.is_empty() {
-            self.0 = vec![0; edges.len() - 1];
+            self.0 = vec![0; LOG_EDGES.len() - 1];
         }
-        self.0[bucket(edges, x)] += 1;
+        self.0[bucket(x)] += 1;
     }
 
     fn merge(&mut self, other: &LogCounts) {
@@ -57,7 +58,7 @@ impl LogCounts {
 
     /// The histogram trimmed to the buckets between the first and last non-empty one.
     pub(crate) fn histogram(&self) -> Histogram {
-        let edges = log_edges();
+        let edges = &*LOG_EDGES;
         let (Some(lo), Some(hi)) = (self.0.iter().position(|c| *c > 0), self.0.iter().rposition(|c| *c > 0)) else {
             return Histogram::default();
         };
@@ -74,16 +75,12 @@ pub struct OutputProfile {
     pub language_mix: BTreeMap<String, u64>,
     /// Non-null values per column name.
     pub non_null: BTreeMap<String, u64>,
-    edges: Vec<f64>,
 }
 
 impl OutputProfile {
     /// Adds a batch as written (reject column already removed). `text` is the source's text field;
     /// a `text` column is used when that one is not a string column.
     pub fn observe(&mut self, batch: &RecordBatch, text: &str) {
-        if self.edges.is_empty() {
-            self.edges = log_edges();
-        }
         self.rows += batch.num_rows() as u64;
         let schema = batch.schema();
         for (f, c) in schema.fields().iter().zip(batch.columns()) {
@@ -95,7 +92,7 @@ impl OutputProfile {
                 let s = col.as_string::<i32>();
                 for i in 0..s.len() {
                     if s.is_valid(i) {
-                        self.doc_length_chars.add(&self.edges, s.value(i).chars().count() as f64);
+                        self.doc_length_chars.add(s.value(i).chars().count() as f64);
                     }
                 }
             }
@@ -105,7 +102,7 @@ impl OutputProfile {
                 let v = v.as_primitive::<Float64Type>();
                 for i in 0..v.len() {
                     if v.is_valid(i) {
-                        self.tokens_per_doc.add(&self.edges, v.value(i));
+                        self.tokens_per_doc.add(v.value(i));
                     }
                 }
             }
@@ -155,7 +152,7 @@ mod tests {
 
     #[test]
     fn edges_are_ascending_and_readable() {
-        let e = log_edges();
+        let e = &*LOG_EDGES;
         assert_eq!(&e[..6], &[0.0, 1.0, 2.0, 5.0, 10.0, 20.0]);
         assert!(e.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(*e.last().unwrap_or(&0.0), 1e10);
@@ -163,14 +160,13 @@ mod tests {
 
     #[test]
     fn buckets_are_half_open() {
-        let e = log_edges();
-        assert_eq!(bucket(&e, -3.0), 0);
-        assert_eq!(bucket(&e, 0.0), 0);
-        assert_eq!(bucket(&e, 0.5), 0);
-        assert_eq!(bucket(&e, 1.0), 1);
-        assert_eq!(bucket(&e, 4.99), 2);
-        assert_eq!(bucket(&e, 5.0), 3);
-        assert_eq!(bucket(&e, 1e12), e.len() - 2);
+        assert_eq!(bucket(-3.0), 0);
+        assert_eq!(bucket(0.0), 0);
+        assert_eq!(bucket(0.5), 0);
+        assert_eq!(bucket(1.0), 1);
+        assert_eq!(bucket(4.99), 2);
+        assert_eq!(bucket(5.0), 3);
+        assert_eq!(bucket(1e12), LOG_EDGES.len() - 2);
     }
 
     fn batch(texts: &[Option<&str>], tokens: &[Option<u32>], langs: &[Option<&str>]) -> RecordBatch {
