@@ -6,7 +6,9 @@
 //! - `explain`: 0, 1 runtime error, 2 invalid spec.
 //! - `run`: 0 success; 1 runtime error (including a report that could not be written or checks that
 //!   could not run); 2 invalid spec or arguments; 4 the output was committed but error-severity
-//!   checks failed (or any check warned, with `--fail-on-warn`); 130 interrupted.
+//!   checks failed (or any check warned, with `--fail-on-warn`); 5 conflict: another run holds the
+//!   state's lease (or took it over mid-run), or an output location is owned by another state;
+//!   130 interrupted.
 //! - `check`: 0 every check passed (warnings allowed); 1 warnings only, with `--fail-on-warn`; 2 a
 //!   check failed or could not be evaluated, or the spec is invalid; 3 runtime error (no such sink,
 //!   nothing committed, storage unreachable).
@@ -38,6 +40,8 @@ fn bound_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn bound_allocator() {}
 
+/// `run`: another run holds the state, or an output location belongs to another pipeline state.
+const EXIT_CONFLICT: u8 = 5;
 /// `run`: the output is committed but the gate failed.
 const EXIT_CHECKS_FAILED_AFTER_RUN: u8 = 4;
 /// `check`: only warnings, and `--fail-on-warn` was given.
@@ -283,7 +287,7 @@ async fn run(spec_path: &Path, limit: Option<usize>, set: &[String], json: bool,
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let fin = gov.finish(RunOutcome::Failed(e.to_string()), None).await;
+            let fin = gov.finish(RunOutcome::Failed(millrace_connectors::redact::text(&e.to_string())), None).await;
             report_finish(&fin, &gate, &s);
             fail(e)
         }
@@ -426,15 +430,18 @@ async fn report(run_json: &str, output: Option<PathBuf>) -> ExitCode {
 }
 
 fn fail(e: millrace_engine::EngineError) -> ExitCode {
-    eprintln!("error: {e}");
+    use millrace_connectors::ConnectorError;
+    use millrace_engine::EngineError;
+    eprintln!("error: {}", millrace_connectors::redact::text(&e.to_string()));
     let mut src = std::error::Error::source(&e);
     while let Some(s) = src {
-        eprintln!("  caused by: {s}");
+        eprintln!("  caused by: {}", millrace_connectors::redact::text(&s.to_string()));
         src = s.source();
     }
     match e {
-        millrace_engine::EngineError::Spec(_) => ExitCode::from(2),
-        millrace_engine::EngineError::Interrupted { .. } => ExitCode::from(130),
+        EngineError::Spec(_) => ExitCode::from(2),
+        EngineError::Interrupted { .. } => ExitCode::from(130),
+        EngineError::Connector(ConnectorError::Conflict { .. } | ConnectorError::Fenced { .. }) => ExitCode::from(EXIT_CONFLICT),
         _ => ExitCode::from(1),
     }
 }

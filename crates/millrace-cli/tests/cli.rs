@@ -99,3 +99,52 @@ fn set_overrides_and_limit() {
     assert_eq!(s["limited"], true);
     assert!(dest.join("_manifest").exists());
 }
+
+#[test]
+fn secrets_in_urls_are_never_rendered() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let p = dir.path().join("secret.yaml");
+    // Port 9 (discard) on loopback refuses the connection: the run fails and reports the URL.
+    std::fs::write(
+        &p,
+        format!("name: s\nsource:\n  files: http://reader:SECRETPW@127.0.0.1:9/data/x.jsonl?sig=SASTOKEN\n  format: jsonl\nsinks:\n  - jsonl: {}\n", out.display()),
+    )
+    .unwrap();
+    let o = bin().args(["run", p.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("127.0.0.1"), "the error names the location: {err}");
+    assert!(!err.contains("SECRETPW") && !err.contains("SASTOKEN"), "{err}");
+    let mut rendered = String::new();
+    let mut stack = vec![out.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                rendered.push_str(&String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    assert!(rendered.contains("run_id"), "run.json was written");
+    assert!(!rendered.contains("SECRETPW") && !rendered.contains("SASTOKEN"), "{rendered}");
+}
+
+#[test]
+fn a_second_writer_exits_with_the_conflict_code() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.jsonl"), "{\"id\":\"1\",\"text\":\"x\"}\n").unwrap();
+    let lease = dir.path().join("out/_millrace/_lease");
+    std::fs::create_dir_all(&lease).unwrap();
+    std::fs::write(
+        lease.join("gen-000000000000.json"),
+        r#"{"generation":0,"run_id":"busy","host":"another-host","pid":1,"acquired_at":"2026-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let p = dir.path().join("s.yaml");
+    std::fs::write(&p, format!("name: s\nsource:\n  files: {}/a.jsonl\nsinks:\n  - jsonl: {}/out\n", dir.path().display(), dir.path().display())).unwrap();
+    let o = bin().args(["run", p.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("busy"));
+}

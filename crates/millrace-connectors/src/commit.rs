@@ -1,12 +1,18 @@
 //! The epoch commit protocol.
 //!
 //! Sink files are staged under `_staging/epoch-N/` with names that depend only on (epoch, partition,
-//! sequence), then renamed into place, then `_manifest/epoch-N.json` is written: the manifest is what
-//! makes an epoch's files part of the table. After every sink has committed, the run's checkpoint
-//! `checkpoints/epoch-N.json` (in the state location) records which source units the epoch consumed;
-//! only then is the epoch done. A crash at any point is repaired on the next run: files of epochs
-//! after the last checkpoint are deleted and those epochs are re-run with the same names, so nothing
-//! is lost and nothing is duplicated.
+//! sequence). To commit, the run first records in its state `pending/epoch-N.json`: every file each
+//! sink is about to publish. Then each sink renames its staged files into place and writes
+//! `_manifest/epoch-N.json` (the manifest is what makes an epoch's files part of the table); on local
+//! disk files and directories are fsynced. Last, the checkpoint `checkpoints/epoch-N.json` records
+//! which source units the epoch consumed, written create-if-absent so that a run that lost its lease
+//! cannot overwrite a newer run's; only then is the epoch done, and the pending record goes.
+//!
+//! A crash at any point is repaired by the next run holding the lease: the files named in pending
+//! records (and manifests) of epochs after the last checkpoint are deleted, and the staging areas of
+//! the locations this state owns are emptied; those epochs then re-run with the same names. Nothing
+//! is deleted by name pattern: only what a record of this state lists, or staging in a location whose
+//! owner record names this state (see [`crate::ownership`]).
 
 use crate::sink::StagedFile;
 use crate::source::WorkUnit;
@@ -41,6 +47,31 @@ pub struct Checkpoint {
     pub rows_written: u64,
     pub rows_filtered: u64,
     pub rows_rejected: u64,
+}
+
+/// `<state>/pending/epoch-N.json`: what an epoch is about to publish, written before the first rename.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingCommit {
+    pub epoch: u64,
+    pub run_id: String,
+    pub sinks: Vec<PendingSink>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingSink {
+    /// The sink's root URL.
+    pub url: String,
+    /// Paths relative to the root, as in the manifest.
+    pub files: Vec<String>,
+}
+
+fn pending_path(state: &Location, epoch: u64) -> Location {
+    state.child(&format!("pending/epoch-{epoch:06}.json"))
+}
+
+/// Records what the epoch is about to publish; must precede [`publish`].
+pub async fn write_pending(state: &Location, p: &PendingCommit) -> Result<()> {
+    put_json(&pending_path(state, p.epoch), p).await
 }
 
 fn manifest_path(base: &Location, epoch: u64) -> Location {
@@ -79,14 +110,63 @@ pub async fn publish(
         files: published,
         schema,
     };
-    put_json(&manifest_path(base, epoch), &m).await?;
+    let manifest = manifest_path(base, epoch);
+    put_json(&manifest, &m).await?;
     // Staging of this epoch is now empty of our files; remove what a crashed attempt may have left.
     delete_prefix(&base.child(&crate::sink::staging_dir(epoch))).await?;
+    if base.local_path().is_some() {
+        let paths: Vec<Location> = m.files.iter().map(|f| base.child(&f.path)).chain(std::iter::once(manifest)).collect();
+        fsync_local(&paths).await?;
+    }
     Ok(m)
 }
 
+/// Flushes published files and their directories to disk before the checkpoint is written, so a
+/// power loss cannot keep a checkpoint whose data was still in the page cache.
+async fn fsync_local(paths: &[Location]) -> Result<()> {
+    let files: Vec<(String, std::path::PathBuf)> = paths.iter().filter_map(|l| Some((l.url(), l.local_path()?))).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut dirs = std::collections::BTreeSet::new();
+        for (url, p) in &files {
+            std::fs::File::open(p).and_then(|f| f.sync_all()).map_err(|e| ConnectorError::write(url, e))?;
+            if let Some(d) = p.parent() {
+                dirs.insert(d.to_path_buf());
+            }
+        }
+        for d in dirs {
+            // Directories cannot be fsynced on every platform; where they can, a failure matters.
+            if let Ok(f) = std::fs::File::open(&d) {
+                f.sync_all().map_err(|e| ConnectorError::write(&d.display().to_string(), e))?;
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| ConnectorError::write("fsync", e))?
+}
+
+/// Writes the checkpoint that makes the epoch done. Create-if-absent: when the epoch's checkpoint
+/// already exists another run committed it, and this run is fenced out.
 pub async fn write_checkpoint(state: &Location, cp: &Checkpoint) -> Result<()> {
-    put_json(&state.child(&format!("checkpoints/epoch-{:06}.json", cp.epoch)), cp).await
+    let loc = state.child(&format!("checkpoints/epoch-{:06}.json", cp.epoch));
+    if !crate::ownership::put_new(&loc, cp).await? {
+        return Err(ConnectorError::Fenced {
+            url: loc.url(),
+            message: format!("epoch {} was already committed by another run; this run stops", cp.epoch),
+        });
+    }
+    if loc.local_path().is_some() {
+        fsync_local(std::slice::from_ref(&loc)).await?;
+    }
+    delete_pending(state, cp.epoch).await
+}
+
+async fn delete_pending(state: &Location, epoch: u64) -> Result<()> {
+    let p = pending_path(state, epoch);
+    match p.store.delete(&p.path).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(storage("delete", &p.url(), e)),
+    }
 }
 
 pub fn new_checkpoint(epoch: u64, run_id: &str, units: Vec<WorkUnit>) -> Checkpoint {
@@ -128,32 +208,56 @@ async fn read_all<T: for<'de> Deserialize<'de>>(dir: &Location) -> Result<Vec<T>
     Ok(out)
 }
 
-/// Removes everything a crashed run left behind in a sink: its staging area, and published files and
-/// manifests of epochs after `last_committed` (whose checkpoint was never written).
-pub async fn repair(base: &Location, last_committed: Option<u64>) -> Result<usize> {
-    let mut removed = delete_prefix(&base.child("_staging")).await?;
-    let metas: Vec<_> = match base.store.list(Some(&base.path)).try_collect().await {
-        Ok(v) => v,
-        Err(object_store::Error::NotFound { .. }) => Vec::new(),
-        Err(e) => return Err(storage("list", &base.url(), e)),
-    };
-    for m in metas {
-        let name = m.location.filename().unwrap_or("");
-        let epoch = epoch_of_name(name);
-        if let Some(e) = epoch {
-            if last_committed.is_none_or(|l| e > l) {
-                base.store.delete(&m.location).await.map_err(|e| storage("delete", &base.url_of(&m.location), e))?;
-                removed += 1;
+/// Removes what runs of this state left half-done: files listed in pending records and manifests of
+/// epochs after `last_committed`, those manifests and records, and the staging area of every owned
+/// output location in `outputs`. `resolve` opens a recorded sink URL. Returns the objects removed.
+pub async fn repair(
+    state: &Location,
+    outputs: &[Location],
+    last_committed: Option<u64>,
+    resolve: impl Fn(&str) -> Result<Location>,
+) -> Result<usize> {
+    let after = |e: u64| last_committed.is_none_or(|l| e > l);
+    let mut removed = 0;
+    let pendings: Vec<PendingCommit> = read_all(&state.child("pending")).await?;
+    for p in &pendings {
+        if after(p.epoch) {
+            for s in &p.sinks {
+                let base = resolve(&s.url)?;
+                for f in &s.files {
+                    removed += delete_if_present(&base.child(f)).await?;
+                }
+                removed += delete_if_present(&manifest_path(&base, p.epoch)).await?;
             }
+        }
+        delete_pending(state, p.epoch).await?;
+    }
+    for base in outputs {
+        // A crash after a manifest but before its checkpoint (or a run of an earlier version, which
+        // wrote no pending record): the manifest lists what the epoch published.
+        for m in read_all::<EpochManifest>(&base.child("_manifest")).await? {
+            if after(m.epoch) {
+                for f in &m.files {
+                    removed += delete_if_present(&base.child(&f.path)).await?;
+                }
+                removed += delete_if_present(&manifest_path(base, m.epoch)).await?;
+            }
+        }
+        removed += delete_prefix(&base.child("_staging")).await?;
+        if let Some(dir) = base.child("_staging").local_path() {
+            // Local listings skip some names (`part-…#1`); the directory itself is ours to empty.
+            let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
         }
     }
     Ok(removed)
 }
 
-/// `part-000007-001-0000.parquet` and `epoch-000007.json` are epoch 7.
-fn epoch_of_name(name: &str) -> Option<u64> {
-    let rest = name.strip_prefix("part-").or_else(|| name.strip_prefix("epoch-"))?;
-    rest.get(..6)?.parse().ok()
+async fn delete_if_present(loc: &Location) -> Result<usize> {
+    match loc.store.delete(&loc.path).await {
+        Ok(()) => Ok(1),
+        Err(object_store::Error::NotFound { .. }) => Ok(0),
+        Err(e) => Err(storage("delete", &loc.url(), e)),
+    }
 }
 
 async fn delete_prefix(dir: &Location) -> Result<usize> {
@@ -176,14 +280,4 @@ async fn put_json<T: Serialize>(loc: &Location, v: &T) -> Result<()> {
     let body = serde_json::to_vec_pretty(v).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })?;
     loc.store.put(&loc.path, PutPayload::from(body)).await.map_err(|e| storage("put", &loc.url(), e))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn epoch_names() {
-        assert_eq!(super::epoch_of_name("part-000007-001-0000.parquet"), Some(7));
-        assert_eq!(super::epoch_of_name("epoch-000012.json"), Some(12));
-        assert_eq!(super::epoch_of_name("data.parquet"), None);
-    }
 }

@@ -1,4 +1,5 @@
-/// Errors from storage and file formats; each names the URL or file it concerns.
+/// Errors from storage and file formats; each names the URL or file it concerns (with credentials
+/// scrubbed, see [`crate::redact`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     #[error("invalid location `{url}`: {message}")]
@@ -12,7 +13,7 @@ pub enum ConnectorError {
         #[source]
         source: object_store::Error,
     },
-    #[error("no input files match `{pattern}`")]
+    #[error("no input files match `{pattern}` (set `source.allow_empty: true` if an empty run is expected)")]
     NoInput { pattern: String },
     #[error("cannot tell the format of `{url}`; set `source.format`")]
     UnknownFormat { url: String },
@@ -24,13 +25,49 @@ pub enum ConnectorError {
     Write { url: String, message: String },
     #[error("manifest {url}: {message}")]
     Manifest { url: String, message: String },
+    /// Another pipeline state owns this location, or another run holds this state's lease.
+    #[error("conflict at {url}: {message}")]
+    Conflict { url: String, message: String },
+    /// This run lost its lease (another run took the state over): it must stop without committing.
+    #[error("fenced out at {url}: {message}")]
+    Fenced { url: String, message: String },
 }
 
 impl ConnectorError {
-    pub(crate) fn read(url: &str, e: impl std::fmt::Display) -> Self {
-        ConnectorError::Read { url: url.to_string(), message: e.to_string() }
+    /// A read error; an I/O error that carries a storage error (a stream broken mid-read) stays a
+    /// storage error, so it is not mistaken for bad data.
+    pub(crate) fn read<E: std::fmt::Display + 'static>(url: &str, e: E) -> Self {
+        let any = &e as &dyn std::any::Any;
+        if let Some(io) = any.downcast_ref::<std::io::Error>() {
+            if io.get_ref().is_some_and(|inner| inner.is::<StreamBroken>()) {
+                return ConnectorError::Storage {
+                    op: "get",
+                    url: crate::redact::url(url),
+                    source: object_store::Error::Generic { store: "stream", source: io.to_string().into() },
+                };
+            }
+        }
+        ConnectorError::Read { url: crate::redact::url(url), message: e.to_string() }
     }
     pub(crate) fn write(url: &str, e: impl std::fmt::Display) -> Self {
-        ConnectorError::Write { url: url.to_string(), message: e.to_string() }
+        ConnectorError::Write { url: crate::redact::url(url), message: e.to_string() }
+    }
+
+    /// True when the data itself is at fault (corrupt, truncated, or of a conflicting schema), so the
+    /// unit can be quarantined; false for storage, configuration and ownership errors.
+    pub fn is_data_error(&self) -> bool {
+        matches!(self, ConnectorError::Read { .. } | ConnectorError::Schema { .. } | ConnectorError::UnknownFormat { .. })
     }
 }
+
+/// Marks an I/O error raised by the object store's byte stream (as opposed to a decoder).
+#[derive(Debug)]
+pub(crate) struct StreamBroken(pub String);
+
+impl std::fmt::Display for StreamBroken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StreamBroken {}

@@ -5,7 +5,10 @@
 
 pub mod commit;
 mod error;
+pub mod hive;
 pub mod listing;
+pub mod ownership;
+pub mod redact;
 pub mod reject;
 pub mod sink;
 pub mod source;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Reject {
     /// The document id when known (rejects from stages have one; unparsable source lines do not).
     pub id: Option<String>,
@@ -14,8 +14,50 @@ pub struct Reject {
     pub source: Option<String>,
     pub line: Option<u64>,
     pub offset: Option<u64>,
-    /// The raw record (source rejects) or the row as JSON (stage rejects).
+    /// The raw record (source rejects) or the row as JSON (stage rejects); at most
+    /// [`MAX_PAYLOAD`] bytes of it.
     pub record: String,
+    /// Set when `record` is not the whole record: the full record's size in bytes and SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_sha256: Option<String>,
+    /// The raw bytes (base64) when they are not valid UTF-8, so the record survives exactly;
+    /// `record` then holds a lossy copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_base64: Option<String>,
+}
+
+/// Most bytes of a record kept in a reject: a flood of huge bad records must not grow memory.
+pub const MAX_PAYLOAD: usize = 64 << 10;
+
+impl Reject {
+    /// A reject of raw source bytes: kept whole when small and valid UTF-8; otherwise capped at
+    /// [`MAX_PAYLOAD`] with the size and hash of `full_len` bytes (`full_hash` when the caller
+    /// hashed more than it kept), and base64 when not UTF-8.
+    pub fn with_raw(mut self, raw: &[u8], full: Option<(u64, String)>) -> Self {
+        use base64::Engine;
+        use sha2::Digest;
+        let kept = &raw[..raw.len().min(MAX_PAYLOAD)];
+        let truncated = kept.len() < raw.len() || full.is_some();
+        match std::str::from_utf8(kept) {
+            Ok(s) => self.record = s.to_string(),
+            Err(e) if truncated && e.error_len().is_none() => {
+                // Cut inside a character: keep the valid prefix.
+                self.record = String::from_utf8_lossy(&kept[..e.valid_up_to()]).into_owned();
+            }
+            Err(_) => {
+                self.record = String::from_utf8_lossy(kept).into_owned();
+                self.record_base64 = Some(base64::engine::general_purpose::STANDARD.encode(kept));
+            }
+        }
+        if truncated {
+            let (n, h) = full.unwrap_or_else(|| (raw.len() as u64, hex::encode(sha2::Sha256::digest(raw))));
+            self.record_bytes = Some(n);
+            self.record_sha256 = Some(h);
+        }
+        self
+    }
 }
 
 /// Cloneable handle that readers and stages send rejects through; a bounded channel, so a flood of
@@ -44,6 +86,24 @@ impl RejectSender {
         if self.tx.blocking_send(r).is_err() {
             tracing::debug!("reject channel closed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn payloads_are_capped_and_kept_exactly() {
+        let r = Reject::default().with_raw(b"{\"a\":1}", None);
+        assert_eq!(r.record, "{\"a\":1}");
+        assert!(r.record_bytes.is_none() && r.record_base64.is_none());
+        let big = vec![b'x'; MAX_PAYLOAD * 2];
+        let r = Reject::default().with_raw(&big, None);
+        assert_eq!(r.record.len(), MAX_PAYLOAD);
+        assert_eq!(r.record_bytes, Some(big.len() as u64));
+        assert_eq!(r.record_sha256.as_deref().map(str::len), Some(64));
+        let r = Reject::default().with_raw(b"ok \xff\xfe bytes", None);
+        assert_eq!(r.record_base64.as_deref(), Some("b2sg//4gYnl0ZXM="));
     }
 }
 

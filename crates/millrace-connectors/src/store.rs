@@ -18,20 +18,42 @@ pub struct Location {
     pub base: String,
 }
 
+/// What a URL path segment must escape so that `Path::from_url_path` gives back the object path
+/// exactly (`%` included: an object named `lang=%3C` is the URL segment `lang=%253C`).
+const URL_SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'<').add(b'>').add(b'?').add(b'`').add(b'{').add(b'}');
+
 impl Location {
-    /// The URL of an object of this store, for messages and manifests.
+    /// The URL of an object of this store, for messages and manifests. Resolving it gives back `p`.
     pub fn url_of(&self, p: &Path) -> String {
-        format!("{}/{}", self.base, p)
+        let mut s = self.base.clone();
+        for part in p.parts() {
+            s.push('/');
+            s.extend(percent_encoding::utf8_percent_encode(part.as_ref(), URL_SEGMENT));
+        }
+        if p.as_ref().is_empty() {
+            s.push('/');
+        }
+        s
     }
     pub fn url(&self) -> String {
         self.url_of(&self.path)
     }
+    /// A path below this location. `name` is taken as object-path segments as they are (already
+    /// encoded where needed, as hive partition directories are): nothing is escaped a second time.
     pub fn child(&self, name: &str) -> Location {
         let mut path = self.path.clone();
         for part in name.split('/').filter(|s| !s.is_empty()) {
-            path = path.join(part);
+            path = match object_store::path::PathPart::parse(part) {
+                Ok(p) => path.join(p),
+                Err(_) => path.join(part),
+            };
         }
         Location { store: self.store.clone(), path, base: self.base.clone() }
+    }
+    /// The file on local disk, for `file://` locations (fsync needs it); `None` for object stores.
+    pub fn local_path(&self) -> Option<std::path::PathBuf> {
+        (self.base == "file://").then(|| std::path::PathBuf::from(format!("/{}", self.path.as_ref())))
     }
 }
 
@@ -50,7 +72,13 @@ impl StoreRegistry {
     pub fn resolve(&self, raw: &str) -> Result<Location> {
         let url = to_url(raw)?;
         let scheme = url.scheme().to_ascii_lowercase();
-        let key = format!("{}://{}", scheme, url.authority());
+        // The key is also the rendered base of every URL of this store: no password in it.
+        let plain = format!("{}://{}", scheme, url.authority());
+        let key = match crate::redact::url(&plain) {
+            same if same == plain => same,
+            // A re-rendered URL gains a `/` path: the base must not end in one.
+            masked => masked.trim_end_matches('/').to_string(),
+        };
         let store = {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             match cache.get(&key) {
@@ -138,11 +166,11 @@ fn azure_path(url: &Url) -> Path {
 }
 
 fn bad(raw: &str, e: impl std::fmt::Display) -> ConnectorError {
-    ConnectorError::InvalidUrl { url: raw.to_string(), message: e.to_string() }
+    ConnectorError::InvalidUrl { url: crate::redact::url(raw), message: crate::redact::text(&e.to_string()) }
 }
 
 pub(crate) fn storage(op: &'static str, url: &str, source: object_store::Error) -> ConnectorError {
-    ConnectorError::Storage { op, url: url.to_string(), source }
+    ConnectorError::Storage { op, url: crate::redact::url(url), source }
 }
 
 /// Local paths become absolute `file://` URLs; glob characters survive (they are escaped and restored).
@@ -182,6 +210,23 @@ mod tests {
         let l = r.resolve("/tmp/a/../b/c.jsonl").unwrap();
         assert_eq!(l.path.as_ref(), "tmp/b/c.jsonl");
         assert_eq!(l.url(), "file:///tmp/b/c.jsonl");
+    }
+    #[test]
+    fn urls_round_trip_object_paths() {
+        let r = StoreRegistry::default();
+        let l = r.resolve("/tmp/out").unwrap();
+        let c = l.child("lang=%3Cx%3E/part 1.parquet");
+        assert_eq!(c.path.as_ref(), "tmp/out/lang=%3Cx%3E/part 1.parquet", "encoded segments are kept as they are");
+        let back = r.resolve(&c.url()).unwrap();
+        assert_eq!(back.path, c.path);
+        assert_eq!(c.local_path().unwrap(), std::path::PathBuf::from("/tmp/out/lang=%3Cx%3E/part 1.parquet"));
+    }
+    #[test]
+    fn rendered_bases_hide_passwords() {
+        let r = StoreRegistry::default();
+        let l = r.resolve("http://user:SECRET@127.0.0.1:1/data/x.jsonl").unwrap();
+        assert!(!l.url().contains("SECRET"), "{}", l.url());
+        assert!(r.resolve(&l.url()).is_ok());
     }
     #[test]
     fn azure_paths() {

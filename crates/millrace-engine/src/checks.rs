@@ -249,7 +249,12 @@ async fn committed_frame(
             Some(i) => name[i..].to_string(),
             None => String::new(),
         };
-        groups.entry((dir.to_string(), ext)).or_default().push(base.child(&f.path).url());
+        let file = base.child(&f.path);
+        // A listed file that is gone must fail the checks: read as a prefix it would be empty.
+        if let Err(e) = file.store.head(&file.path).await {
+            return Err(GovernanceError::Read { url: file.url(), message: format!("listed in a committed manifest but unreadable: {e}") });
+        }
+        groups.entry((dir.to_string(), ext)).or_default().push(file.url());
     }
     let partition_cols: Vec<String> = groups
         .keys()
@@ -317,30 +322,7 @@ async fn committed_frame(
 
 /// `lang=en/year=2024` -> [(lang, Some(en)), (year, Some(2024))]; the hive null marker is `None`.
 fn parse_partition_dir(dir: &str) -> Vec<(String, Option<String>)> {
-    dir.split('/')
-        .filter_map(|seg| seg.split_once('='))
-        .map(|(k, v)| (k.to_string(), (v != "__HIVE_DEFAULT_PARTITION__").then(|| percent_decode(v))))
-        .collect()
-}
-
-/// Undoes the sink's `%XX` escaping of partition values.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    millrace_connectors::hive::decode_dir(dir)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -721,7 +703,7 @@ async fn duplicates(ctx: &SessionContext, u: &Unit<'_>, schema: &Schema) -> Resu
     // set; an md5 collision between different documents is not a practical concern here.
     let key = if is_string(field.data_type()) { format!("md5({q})") } else { q.clone() };
     let sql = format!("SELECT count(*) AS n, count({q}) AS present, count(DISTINCT {key}) AS distinct_values FROM output");
-    let df = ctx.sql(&sql).await.map_err(|e| e.to_string())?;
+    let df = crate::plan::query(ctx, &sql).await.map_err(|e| e.to_string())?;
     let b = one_row(df).await?;
     let rows = scalar_i64(&b, 0).unwrap_or(0).max(0) as u64;
     let present = scalar_i64(&b, 1).unwrap_or(0).max(0) as u64;
@@ -805,7 +787,7 @@ fn schema_measure(contract: &millrace_spec::SchemaContract, schema: &Schema) -> 
 }
 
 async fn sql_measure(ctx: &SessionContext, s: &millrace_spec::SqlCheck) -> Result<Measured, String> {
-    let df = ctx.sql(&s.query).await.map_err(|e| e.to_string())?;
+    let df = crate::plan::query(ctx, &s.query).await.map_err(|e| e.to_string())?;
     if s.is_scalar() {
         let b = one_row(df).await.map_err(|e| format!("a `sql` check with min/max must return one number: {e}"))?;
         if b.num_columns() != 1 {
@@ -927,12 +909,12 @@ async fn store_failures(
         (_, Some(p)) => table.clone().filter(p)?,
         (CheckKind::Unique(_) | CheckKind::DuplicateRate(_), _) => {
             let q = quote_ident(u.column.as_deref().unwrap_or(""));
-            ctx.sql(&format!(
+            crate::plan::query(&ctx, &format!(
                 "SELECT * FROM output WHERE {q} IN (SELECT {q} FROM output WHERE {q} IS NOT NULL GROUP BY {q} HAVING count(*) > 1) ORDER BY {q}"
             ))
             .await?
         }
-        (CheckKind::Sql(s), _) if !s.is_scalar() => ctx.sql(&s.query).await?,
+        (CheckKind::Sql(s), _) if !s.is_scalar() => crate::plan::query(ctx, &s.query).await?,
         _ => return Ok(None),
     };
     let schema = Arc::new(df.schema().as_arrow().clone());
@@ -1016,8 +998,8 @@ mod tests {
         assert_eq!(parse_partition_dir("lang=__HIVE_DEFAULT_PARTITION__"), vec![("lang".into(), None)]);
         assert_eq!(parse_partition_dir("k=a%2Fb%3D"), vec![("k".into(), Some("a/b=".into()))]);
         assert!(parse_partition_dir("").is_empty());
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(parse_partition_dir("k=100%"), vec![("k".into(), Some("100%".into()))]);
+        assert_eq!(parse_partition_dir("k=%4"), vec![("k".into(), Some("%4".into()))]);
     }
 
     #[test]

@@ -252,7 +252,12 @@ pub async fn dedupe(
                 }
                 Ok::<_, EngineError>(())
             };
-            if let Err(e) = run.await {
+            let failure = match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(panic) => Some(EngineError::Panic { task: "replaying deduplicated rows".into(), message: crate::task::panic_message(&panic) }),
+            };
+            if let Some(e) = failure {
                 let _ = tx.send(Err(DataFusionError::External(Box::new(e)))).await;
             }
             drop(dir);

@@ -377,8 +377,9 @@ fn profile(report: &mut RunReport, p: &OutputProfile) {
 
 /// Local paths as absolute `file://` URLs, so lineage datasets and reports do not depend on the
 /// directory the run was started from.
+/// The URL as reports and lineage show it: absolute, and without credentials.
 fn absolute_url(raw: &str) -> String {
-    millrace_connectors::store::to_url(raw).map(|u| u.to_string()).unwrap_or_else(|_| raw.to_string())
+    millrace_connectors::redact::url(&millrace_connectors::store::to_url(raw).map(|u| u.to_string()).unwrap_or_else(|_| raw.to_string()))
 }
 
 fn kind_name(k: millrace_spec::SinkKind) -> String {

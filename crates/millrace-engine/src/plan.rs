@@ -20,6 +20,14 @@ pub(crate) fn session(threads: usize, batch_rows: usize) -> SessionContext {
     ctx
 }
 
+/// Runs user SQL (a `sql:` stage, a `sql` check) as a query only: DDL (`CREATE`), DML (`INSERT`,
+/// `COPY … TO`) and statements (`SET`) are refused, so a spec cannot write or change anything
+/// through SQL.
+pub(crate) async fn query(ctx: &SessionContext, sql: &str) -> datafusion::error::Result<datafusion::dataframe::DataFrame> {
+    let options = datafusion::execution::context::SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    ctx.sql_with_options(sql, options).await
+}
+
 /// Everything needed to build an epoch's plan, resolved once per run.
 pub(crate) struct SourcePlan {
     pub files: Vec<millrace_connectors::listing::InputFile>,
@@ -29,8 +37,12 @@ pub(crate) struct SourcePlan {
 
 pub(crate) async fn plan_source(spec: &LoadedSpec, registry: &StoreRegistry, batch_rows: usize) -> Result<SourcePlan> {
     let (_, files) = listing::expand(registry, &spec.spec.source.files.value).await?;
+    if files.is_empty() && !spec.spec.source.allow_empty {
+        return Err(millrace_connectors::ConnectorError::NoInput { pattern: millrace_connectors::redact::url(&spec.spec.source.files.value) }.into());
+    }
     let mut opts = ReadOptions::from_spec(&spec.spec.source, &files, batch_rows)?;
-    let schema = match files.first() {
+    // An empty file has no schema to give: sample the first file that has bytes.
+    let schema = match files.iter().find(|f| f.size > 0).or(files.first()) {
         Some(f) => source::infer_schema(registry, f, &mut opts).await?,
         None => Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
             datafusion::arrow::datatypes::Field::new(&opts.id_field, datafusion::arrow::datatypes::DataType::Utf8, true),

@@ -9,12 +9,13 @@ use crate::{EngineError, REJECT_COLUMN, Result};
 use datafusion::physical_plan::execute_stream_partitioned;
 use futures::StreamExt;
 use millrace_connectors::commit::{self, Checkpoint};
+use millrace_connectors::ownership::{self, Lease};
 use millrace_connectors::reject::{Reject, RejectSender};
 use millrace_connectors::sink::{JsonlFile, LineCompression, PartitionWriter, SinkConfig, StagedFile};
 use millrace_connectors::source::{self, SourceMetrics, WorkUnit};
 use millrace_connectors::store::{Location, StoreRegistry};
 use millrace_spec::LoadedSpec;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -35,6 +36,13 @@ struct Sinks {
     data: Vec<Arc<SinkConfig>>,
     rejects: Arc<SinkConfig>,
     state: Location,
+}
+
+impl Sinks {
+    /// Every location the run writes output to: the sinks, then the rejects.
+    fn outputs(&self) -> impl Iterator<Item = &Arc<SinkConfig>> {
+        self.data.iter().chain(std::iter::once(&self.rejects))
+    }
 }
 
 fn resolve_sinks(spec: &LoadedSpec, registry: &StoreRegistry) -> Result<Sinks> {
@@ -70,42 +78,66 @@ pub struct EpochCounters {
 }
 
 pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
+    let run_id = opts.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let registry = Arc::new(StoreRegistry::new(spec.spec.storage.clone()));
+    let sinks = resolve_sinks(spec, &registry)?;
+    // One run per state at a time: the lease is held for the whole run and released on every exit
+    // (a crash leaves it to lapse, or to be taken over at once when its process is gone).
+    let ttl = std::time::Duration::from_secs(spec.spec.engine.lease_seconds.max(1));
+    let lease = Lease::acquire(&sinks.state, &run_id, ttl).await?;
+    let result = run_leased(spec, opts, run_id, registry, sinks, &lease).await;
+    if let Err(e) = lease.release().await {
+        tracing::warn!(error = %e, "could not release the lease; the next run waits until it lapses");
+    }
+    result
+}
+
+async fn run_leased(
+    spec: &LoadedSpec,
+    opts: RunOptions,
+    run_id: String,
+    registry: Arc<StoreRegistry>,
+    mut sinks: Sinks,
+    lease: &Lease,
+) -> Result<RunSummary> {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
-    let run_id = opts.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let threads = spec.spec.engine.threads.unwrap_or_else(num_threads).max(1);
     let batch_rows = spec.spec.engine.batch_rows;
-    let registry = Arc::new(StoreRegistry::new(spec.spec.storage.clone()));
     let mut env = StageEnv::new(spec)?;
-    let mut sinks = resolve_sinks(spec, &registry)?;
     if let Some(dtype) = env.megatron_dtype() {
         for s in sinks.data.iter_mut() {
             Arc::make_mut(s).megatron_dtype = dtype;
         }
     }
-    let sp = plan_source(spec, &registry, batch_rows).await?;
 
-    // Resume: what earlier runs committed is skipped, and what they left half-done is removed.
+    // Resume: what earlier runs committed is skipped, and what they left half-done is removed, but
+    // only in locations this state owns.
     let checkpoints = commit::read_checkpoints(&sinks.state).await?;
     let last = checkpoints.iter().map(|c| c.epoch).max();
+    for s in sinks.outputs() {
+        ownership::claim(&s.base, &sinks.state, &spec.spec.name.value, &run_id, last.is_some()).await?;
+    }
+    let outputs: Vec<Location> = sinks.outputs().map(|s| s.base.clone()).collect();
+    let removed = commit::repair(&sinks.state, &outputs, last, |url| Ok(registry.resolve(url)?)).await?;
+    if removed > 0 {
+        tracing::warn!(removed, "removed files of an uncommitted epoch from an earlier run");
+    }
+
+    let sp = plan_source(spec, &registry, batch_rows).await?;
     for (i, st) in spec.spec.stages.iter().enumerate() {
         if let millrace_spec::Stage::Dedupe(d) = &st.value {
             let id_field = spec.spec.source.id_field.clone().unwrap_or_else(|| "id".into());
             env.dedupe.insert(i, Arc::new(crate::dedupe::DedupeState::open(d, &id_field, &registry, &run_id).await?));
         }
     }
-    let done: HashSet<String> = checkpoints.iter().flat_map(|c| c.units.iter().map(unit_identity)).collect();
-    for s in sinks.data.iter().chain(std::iter::once(&sinks.rejects)) {
-        let removed = commit::repair(&s.base, last).await?;
-        if removed > 0 {
-            tracing::warn!(sink = %s.name, removed, "removed files of an uncommitted epoch from an earlier run");
-        }
+    let consumed = source::Consumed::from_units(checkpoints.iter().flat_map(|c| c.units.iter()));
+    let work = source::plan_remaining(&sp.files, &sp.opts, spec.spec.source.split_bytes.0, &consumed);
+    for f in &work.changed {
+        tracing::warn!(file = %f.url, "input changed after an earlier epoch consumed it; not read again (use a new state to re-read it)");
     }
-    let units = source::plan_units(&sp.files, &sp.opts, spec.spec.source.split_bytes.0);
-    let total_units = units.len();
-    let pending: Vec<WorkUnit> = units.into_iter().filter(|u| !done.contains(&unit_identity(u))).collect();
-    let skipped_units = total_units - pending.len();
-    let epochs = source::plan_epochs(pending, spec.spec.source.epoch_bytes.0);
+    let skipped_units = work.skipped_files;
+    let epochs = source::plan_epochs(work.units, spec.spec.source.epoch_bytes.0);
     let total_bytes: u64 = epochs.iter().flatten().map(WorkUnit::bytes).sum();
 
     let metrics = Arc::new(SourceMetrics::default());
@@ -117,6 +149,7 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
         started_at: started_at.to_rfc3339(),
         resumed_after_epoch: last,
         skipped_units: skipped_units as u64,
+        changed_inputs: work.changed.iter().map(|f| f.url.clone()).collect(),
         files: sp.files.len() as u64,
         ..Default::default()
     };
@@ -210,6 +243,10 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
                     epoch_profile.merge(&profile);
                 }
                 Ok(Err(e)) => failure = failure.or(Some(e)),
+                Err(e) if e.is_panic() => {
+                    let message = crate::task::panic_message(&e.into_panic());
+                    failure = failure.or(Some(EngineError::Panic { task: format!("writing epoch {epoch}"), message }));
+                }
                 Err(e) => failure = failure.or(Some(EngineError::Epoch { epoch, message: e.to_string() })),
             }
         }
@@ -238,6 +275,21 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
                 .map(|f| serde_json::json!({"name": f.name(), "type": f.data_type().to_string(), "nullable": f.is_nullable()}))
                 .collect(),
         ));
+        // Nothing is published by a run that may have lost its lease; what is about to be published is
+        // recorded first, so a crash in the middle is repaired from the record.
+        lease.verify().await?;
+        let pending = commit::PendingCommit {
+            epoch,
+            run_id: run_id.clone(),
+            sinks: per_sink
+                .iter()
+                .zip(&sinks.data)
+                .map(|(files, s)| (s.base.url(), files))
+                .chain(std::iter::once((sinks.rejects.base.url(), &reject_files)))
+                .map(|(url, files)| commit::PendingSink { url, files: files.iter().map(|f| f.path.clone()).collect() })
+                .collect(),
+        };
+        commit::write_pending(&sinks.state, &pending).await?;
         for (i, files) in per_sink.into_iter().enumerate() {
             let s = &sinks.data[i];
             let m = commit::publish(&s.base, &s.name, &run_id, epoch, files, schema_json.clone()).await?;
@@ -258,6 +310,9 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
         cp.rows_rejected = source_rejected + stage_rejected;
         cp.rows_filtered = rows_read.saturating_sub(rows_out + stage_rejected);
         if opts.limit.is_none() {
+            // Tests stop here to leave an epoch published but not checkpointed, as a crash would.
+            fail::fail_point!("before-checkpoint", |_| Err(EngineError::Epoch { epoch, message: "stopped before the checkpoint (failpoint)".into() }));
+            lease.check()?;
             commit::write_checkpoint(&sinks.state, &cp).await?;
             for d in env.dedupe.values() {
                 d.commit().await?;
@@ -285,11 +340,6 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
     summary.limited = opts.limit.is_some();
     summary.finish(started.elapsed(), resource_usage());
     Ok(summary)
-}
-
-/// What identifies a unit across runs: its key plus the file's size (a rewritten file is new work).
-fn unit_identity(u: &WorkUnit) -> String {
-    format!("{}@{}", u.key(), u.file.size)
 }
 
 /// Drains the epoch's reject channel into one JSONL file in staging; returns it and counts per reason.

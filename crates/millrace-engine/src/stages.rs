@@ -121,7 +121,7 @@ pub async fn apply_stages(ctx: &SessionContext, mut df: DataFrame, spec: &Loaded
                 df = cut(ctx, df, mode).await?;
                 ctx.deregister_table("input").map_err(|e| err(&e))?;
                 ctx.register_table("input", df.into_view()).map_err(|e| err(&e))?;
-                df = ctx.sql(query).await.map_err(|e| {
+                df = crate::plan::query(ctx, query).await.map_err(|e| {
                     err(&format!("{e} (spec line {}, column {})", stage.referenced.line(), stage.referenced.column()))
                 })?;
             }
@@ -465,5 +465,8 @@ pub async fn split_rejects(batch: RecordBatch, rejects: &RejectSender, counters:
 
 pub async fn send_reject(rejects: &RejectSender, id: Option<String>, reason: String, record: String) {
     let stage = reason.split(':').next().unwrap_or("stage").to_string();
-    rejects.send(Reject { id, stage, reason, source: None, line: None, offset: None, record }).await;
+    let capped = record.len() > millrace_connectors::reject::MAX_PAYLOAD;
+    let r = Reject { id, stage, reason, ..Default::default() };
+    let r = if capped { r.with_raw(record.as_bytes(), None) } else { Reject { record, ..r } };
+    rejects.send(r).await;
 }

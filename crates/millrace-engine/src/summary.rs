@@ -22,6 +22,8 @@ pub struct RunSummary {
     pub started_at: String,
     pub resumed_after_epoch: Option<u64>,
     pub skipped_units: u64,
+    /// Input files that changed after an earlier epoch consumed them; not read again.
+    pub changed_inputs: Vec<String>,
     pub files: u64,
     pub epochs_committed: u64,
     pub bytes_read: u64,

@@ -8,11 +8,15 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
-use futures::StreamExt;
-use millrace_connectors::reject::RejectSender;
+use crate::EngineError;
+use futures::{FutureExt, StreamExt};
+use millrace_connectors::reject::{Reject, RejectSender};
 use millrace_connectors::source::{ReadOptions, SourceMetrics, WorkUnit, read_unit};
 use millrace_connectors::store::StoreRegistry;
+use millrace_spec::OnError;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 
 pub struct UnitsPartition {
@@ -38,7 +42,7 @@ impl PartitionStream for UnitsPartition {
     }
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let (tx, rx) = mpsc::channel(2);
+        let (tx, rx): (millrace_connectors::source::BatchSender, _) = mpsc::channel(2);
         let units = self.units.clone();
         let registry = self.registry.clone();
         let opts = self.opts.clone();
@@ -47,23 +51,57 @@ impl PartitionStream for UnitsPartition {
         let metrics = self.metrics.clone();
         tokio::spawn(async move {
             let Some(rejects) = rejects else {
-                let _ = tx.send(Err(millrace_connectors::ConnectorError::Read { url: "partition".into(), message: "executed after its epoch ended".into() })).await;
+                let _ = tx.send(Err(Box::new(EngineError::Epoch { epoch: 0, message: "a source partition was executed after its epoch ended".into() }))).await;
                 return;
             };
             for u in &units {
                 if tx.is_closed() {
                     break;
                 }
-                if let Err(e) = read_unit(&registry, u, &opts, &schema, &tx, &rejects, &metrics).await {
-                    let _ = tx.send(Err(e)).await;
-                    break;
-                }
+                // A panic while reading must fail the epoch, naming the unit: a dropped task would
+                // end the stream as if the unit were complete, and the checkpoint would mark rows
+                // that were never read as consumed.
+                let read = AssertUnwindSafe(async {
+                    fail::fail_point!("read-unit");
+                    read_unit(&registry, u, &opts, &schema, &tx, &rejects, &metrics).await
+                })
+                .catch_unwind()
+                .await;
+                let failure = match read {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(e)) if e.is_data_error() && opts.on_error == OnError::Reject => {
+                        quarantine(u, &e, &rejects, &metrics).await;
+                        continue;
+                    }
+                    Ok(Err(e)) => EngineError::Unit { unit: u.key(), source: Box::new(e.into()) },
+                    Err(panic) => EngineError::Panic { task: format!("reading {}", u.key()), message: crate::task::panic_message(&panic) },
+                };
+                let _ = tx.send(Err(Box::new(failure))).await;
+                break;
             }
         });
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx)
-            .map(|r| r.map_err(|e| DataFusionError::External(Box::new(e))));
+            .map(|r| r.map_err(DataFusionError::External));
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
     }
+}
+
+/// Records an unreadable unit in the rejects and counts it, so `read = written + filtered + rejected`
+/// still holds: the unit is one rejected record whatever it held.
+async fn quarantine(u: &WorkUnit, e: &millrace_connectors::ConnectorError, rejects: &RejectSender, metrics: &SourceMetrics) {
+    tracing::warn!(unit = %u.key(), error = %e, "unreadable unit sent to rejects");
+    metrics.rows_rejected.fetch_add(1, Ordering::Relaxed);
+    rejects
+        .send(Reject {
+            id: None,
+            stage: "source".into(),
+            reason: format!("unreadable_unit: {e}"),
+            source: Some(u.key()),
+            line: None,
+            offset: u.range.map(|r| r.0),
+            ..Default::default()
+        })
+        .await;
 }
 
 pub fn streaming_table(schema: SchemaRef, parts: Vec<UnitsPartition>) -> datafusion::error::Result<StreamingTable> {

@@ -110,6 +110,26 @@ pub struct SourceSpec {
     /// CSV only.
     #[serde(default)]
     pub csv: CsvSpec,
+    /// What an unreadable unit (truncated archive, corrupt footer, conflicting column types) does:
+    /// `reject` sends it to the rejects sink with its reason and the run goes on; `fail` stops.
+    #[serde(default)]
+    pub on_error: OnError,
+    /// A source that matches no input is an error unless this is set (a gate must not pass on nothing).
+    #[serde(default)]
+    pub allow_empty: bool,
+    /// A record (a line, or a whole text file) larger than this is rejected with its offset
+    /// instead of being read into memory.
+    #[serde(default = "default_max_record_bytes")]
+    pub max_record_bytes: ByteSize,
+}
+
+/// See [`SourceSpec::on_error`].
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    #[default]
+    Reject,
+    Fail,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -132,6 +152,9 @@ fn default_epoch_bytes() -> ByteSize {
     ByteSize(1 << 30)
 }
 fn default_split_bytes() -> ByteSize {
+    ByteSize(64 << 20)
+}
+fn default_max_record_bytes() -> ByteSize {
     ByteSize(64 << 20)
 }
 
@@ -440,10 +463,14 @@ pub struct EngineSpec {
     pub threads: Option<usize>,
     /// Rows per Arrow RecordBatch.
     pub batch_rows: usize,
+    /// Seconds a run's lease on its state location lasts without renewal. A run renews it every
+    /// third of this; another run may take the state over only after it lapses (or at once when
+    /// the holder was a process on the same host that no longer exists).
+    pub lease_seconds: u64,
 }
 
 impl Default for EngineSpec {
     fn default() -> Self {
-        Self { threads: None, batch_rows: 4096 }
+        Self { threads: None, batch_rows: 4096, lease_seconds: 60 }
     }
 }

@@ -213,19 +213,13 @@ fn split_by_keys(batch: &RecordBatch, keys: &[String]) -> std::result::Result<Ve
         key_cols.push((k.clone(), idx, c));
     }
     let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    let strings: Vec<Option<&arrow::array::StringArray>> =
+        key_cols.iter().map(|(_, _, c)| c.as_any().downcast_ref::<arrow::array::StringArray>()).collect();
     for row in 0..batch.num_rows() {
-        let mut dir = String::new();
-        for (name, _, col) in &key_cols {
-            let s = col.as_any().downcast_ref::<arrow::array::StringArray>();
-            let v = match s {
-                Some(s) if s.is_valid(row) => escape_partition_value(s.value(row)),
-                _ => "__HIVE_DEFAULT_PARTITION__".to_string(),
-            };
-            if !dir.is_empty() {
-                dir.push('/');
-            }
-            dir.push_str(&format!("{name}={v}"));
-        }
+        let dir = crate::hive::encode_dir(key_cols.iter().zip(&strings).map(|((name, _, _), s)| {
+            let v = s.filter(|s| s.is_valid(row)).map(|s| s.value(row));
+            (name.as_str(), v)
+        }));
         groups.entry(dir).or_default().push(row as u32);
     }
     let drop: Vec<usize> = key_cols.iter().map(|k| k.1).collect();
@@ -243,19 +237,4 @@ fn split_by_keys(batch: &RecordBatch, keys: &[String]) -> std::result::Result<Ve
         out.push((dir, RecordBatch::try_new(projected.schema(), cols).map_err(|e| e.to_string())?));
     }
     Ok(out)
-}
-
-/// Hive-style escaping: the characters that would break a path segment become `%XX`.
-fn escape_partition_value(v: &str) -> String {
-    let mut s = String::with_capacity(v.len());
-    for c in v.chars() {
-        if c.is_control() || "/\\:=%#?*\"'<>|{}[]^".contains(c) {
-            for b in c.to_string().bytes() {
-                s.push_str(&format!("%{b:02X}"));
-            }
-        } else {
-            s.push(c);
-        }
-    }
-    if s.is_empty() { "__HIVE_DEFAULT_PARTITION__".into() } else { s }
 }

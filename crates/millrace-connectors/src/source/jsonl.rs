@@ -10,7 +10,6 @@ use arrow::json::ReaderBuilder;
 use arrow::record_batch::RecordBatch;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
-use tokio::io::AsyncBufReadExt;
 
 const SAMPLE_LINES: usize = 1000;
 
@@ -22,13 +21,15 @@ pub(super) async fn infer(loc: &Location, file: &InputFile, opts: &super::ReadOp
     let mut seen = 0;
     let mut bytes = 0u64;
     while values.len() < SAMPLE_LINES && seen < SAMPLE_LINES * 10 {
-        line.clear();
-        let n = r.read_until(b'\n', &mut line).await.map_err(|e| ConnectorError::read(&file.url, e))?;
-        if n == 0 {
+        let l = super::read_line_bounded(&mut r, &mut line, opts.max_record_bytes).await.map_err(|e| ConnectorError::read(&file.url, e))?;
+        if l.consumed == 0 {
             break;
         }
         seen += 1;
-        bytes += n as u64;
+        bytes += l.consumed;
+        if l.oversized.is_some() {
+            continue;
+        }
         if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_slice::<serde_json::Value>(&line) {
             values.push(v);
         }
@@ -53,22 +54,27 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
     let mut line = Vec::with_capacity(64 << 10);
     if start > 0 {
         // The line that straddles `start` belongs to the previous range; reading from `start - 1`
-        // makes a line that begins exactly at `start` ours.
-        let n = r.read_until(b'\n', &mut line).await.map_err(|e| ConnectorError::read(ctx.url(), e))?;
-        pos += n as u64;
+        // makes a line that begins exactly at `start` ours. It is skipped without being held.
+        let l = super::read_line_bounded(&mut r, &mut line, 0).await.map_err(|e| ConnectorError::read(ctx.url(), e))?;
+        pos += l.consumed;
     }
+    let max = ctx.opts.max_record_bytes;
     let mut line_no = 0u64;
     let mut p = Pending { buf: Vec::with_capacity(ctx.opts.batch_bytes.min(64 << 20)), pos: Vec::new() };
     while pos < end {
-        line.clear();
-        let n = r.read_until(b'\n', &mut line).await.map_err(|e| ConnectorError::read(ctx.url(), format!("at byte {pos}: {e}")))?;
-        if n == 0 {
+        let l = super::read_line_bounded(&mut r, &mut line, max).await.map_err(|e| ConnectorError::read(ctx.url(), format!("at byte {pos}: {e}")))?;
+        if l.consumed == 0 {
             break;
         }
         let offset = pos;
-        pos += n as u64;
+        pos += l.consumed;
         line_no += 1;
         let ln = whole.then_some(line_no);
+        if let Some((n, hash)) = l.oversized {
+            let reason = format!("record_too_large: {n} bytes, over max_record_bytes ({max})");
+            ctx.reject_full(ln, Some(offset), reason, &line, Some((n, hash))).await;
+            continue;
+        }
         let mut rec: &[u8] = &line;
         while let [rest @ .., b'\n' | b'\r'] = rec {
             rec = rest;
@@ -77,11 +83,11 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
             continue;
         }
         if let Err(e) = std::str::from_utf8(rec) {
-            ctx.reject(ln, Some(offset), format!("invalid_utf8: {e}"), String::from_utf8_lossy(rec).into_owned()).await;
+            ctx.reject(ln, Some(offset), format!("invalid_utf8: {e}"), rec).await;
             continue;
         }
         if let Err(reason) = probe(rec, &ctx.opts.text_field) {
-            ctx.reject(ln, Some(offset), reason, String::from_utf8_lossy(rec).into_owned()).await;
+            ctx.reject(ln, Some(offset), reason, rec).await;
             continue;
         }
         // Flushing before a record that would overflow the batch keeps the buffer within its
@@ -119,7 +125,7 @@ async fn flush(ctx: &UnitCtx<'_>, p: &mut Pending) -> Result<bool> {
                         good_pos.push(*pos);
                     }
                     Err(e) => {
-                        ctx.reject(pos.0, Some(pos.1), format!("schema_mismatch: {e}"), String::from_utf8_lossy(rec).into_owned())
+                        ctx.reject(pos.0, Some(pos.1), format!("schema_mismatch: {e}"), rec)
                             .await
                     }
                 }

@@ -42,6 +42,10 @@ impl WorkUnit {
     }
 }
 
+/// Where a reader sends its batches. Readers send only batches; the error side is the consumer's, so
+/// that whoever drives the reader can fail the stream with its own error (a panic, a bad unit).
+pub type BatchSender = mpsc::Sender<std::result::Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>>>;
+
 /// Everything a reader needs besides the unit.
 #[derive(Clone, Debug)]
 pub struct ReadOptions {
@@ -58,6 +62,9 @@ pub struct ReadOptions {
     pub row_bytes_hint: Option<u64>,
     pub csv_delimiter: u8,
     pub csv_header: bool,
+    /// Larger records are rejected (with their offset) instead of read.
+    pub max_record_bytes: u64,
+    pub on_error: millrace_spec::OnError,
 }
 
 /// Counters shared by every reader of a run (progress bars and the run summary read them).
@@ -137,6 +144,8 @@ impl ReadOptions {
     pub fn from_spec(spec: &SourceSpec, files: &[InputFile], batch_rows: usize) -> Result<Self> {
         let format = match spec.format {
             Some(f) => f,
+            // Nothing to read (an allowed empty source): any format reads nothing.
+            None if files.is_empty() => Format::Jsonl,
             None => {
                 let first = files.first().map(|f| f.url.as_str()).unwrap_or("");
                 format_of(first).ok_or_else(|| ConnectorError::UnknownFormat { url: first.to_string() })?
@@ -153,6 +162,8 @@ impl ReadOptions {
             row_bytes_hint: None,
             csv_delimiter: u8::try_from(spec.csv.delimiter).unwrap_or(b','),
             csv_header: spec.csv.header,
+            max_record_bytes: spec.max_record_bytes.0,
+            on_error: spec.on_error,
         })
     }
 
@@ -186,6 +197,88 @@ pub fn plan_units(files: &[InputFile], opts: &ReadOptions, split_bytes: u64) -> 
         }
     }
     units
+}
+
+/// What the checkpoints of earlier epochs consumed: per file URL, the version read and the byte
+/// ranges done. A unit's identity is its content (URL, size and ETag), not how it was split, so a
+/// different `split_bytes` on resume reads exactly the bytes not yet done.
+#[derive(Debug, Default)]
+pub struct Consumed {
+    files: std::collections::HashMap<String, (InputFile, Vec<(u64, u64)>)>,
+}
+
+impl Consumed {
+    pub fn from_units<'a>(units: impl IntoIterator<Item = &'a WorkUnit>) -> Self {
+        let mut c = Consumed::default();
+        for u in units {
+            let e = c.files.entry(u.file.url.clone()).or_insert_with(|| (u.file.clone(), Vec::new()));
+            e.1.push(u.range.unwrap_or((0, u.file.size)));
+        }
+        c
+    }
+}
+
+/// The units still to read, and what was left out.
+#[derive(Debug, Default)]
+pub struct RemainingWork {
+    pub units: Vec<WorkUnit>,
+    /// Units (whole files or ranges) skipped because earlier epochs consumed them.
+    pub skipped_files: usize,
+    /// Files consumed (wholly or partly) by earlier epochs that have changed since: reported, not
+    /// read again (a re-read would duplicate what was committed).
+    pub changed: Vec<InputFile>,
+}
+
+/// Like [`plan_units`], leaving out what `consumed` records.
+pub fn plan_remaining(files: &[InputFile], opts: &ReadOptions, split_bytes: u64, consumed: &Consumed) -> RemainingWork {
+    let mut out = RemainingWork::default();
+    for f in files {
+        let Some((old, ranges)) = consumed.files.get(&f.url) else {
+            out.units.extend(plan_units(std::slice::from_ref(f), opts, split_bytes));
+            continue;
+        };
+        let etag_differs = matches!((&old.etag, &f.etag), (Some(a), Some(b)) if a != b);
+        if old.size != f.size || etag_differs {
+            out.changed.push(f.clone());
+            continue;
+        }
+        let gaps = uncovered(ranges, f.size);
+        if gaps.is_empty() {
+            out.skipped_files += 1;
+            continue;
+        }
+        for (a, b) in gaps {
+            let mut start = a;
+            while start < b {
+                let end = if split_bytes > 0 { (start + split_bytes).min(b) } else { b };
+                out.units.push(WorkUnit { file: f.clone(), range: Some((start, end)) });
+                start = end;
+            }
+        }
+    }
+    out
+}
+
+/// The parts of `[0, size)` that no range covers.
+fn uncovered(ranges: &[(u64, u64)], size: u64) -> Vec<(u64, u64)> {
+    let mut r = ranges.to_vec();
+    r.sort_unstable();
+    let mut gaps = Vec::new();
+    let mut at = 0;
+    for (a, b) in r {
+        if a > at {
+            gaps.push((at, a.min(size)));
+        }
+        at = at.max(b);
+        if at >= size {
+            break;
+        }
+    }
+    if at < size {
+        gaps.push((at, size));
+    }
+    gaps.retain(|(a, b)| a < b);
+    gaps
 }
 
 /// Groups units into epochs of about `epoch_bytes` each, in order.
@@ -292,7 +385,7 @@ pub async fn read_unit(
     unit: &WorkUnit,
     opts: &ReadOptions,
     schema: &SchemaRef,
-    tx: &mpsc::Sender<Result<RecordBatch>>,
+    tx: &BatchSender,
     rejects: &RejectSender,
     metrics: &Arc<SourceMetrics>,
 ) -> Result<()> {
@@ -311,7 +404,7 @@ pub(crate) struct UnitCtx<'a> {
     pub unit: &'a WorkUnit,
     pub opts: &'a ReadOptions,
     pub schema: &'a SchemaRef,
-    pub tx: &'a mpsc::Sender<Result<RecordBatch>>,
+    pub tx: &'a BatchSender,
     pub rejects: &'a RejectSender,
     pub metrics: &'a Arc<SourceMetrics>,
     pub loc: &'a Location,
@@ -327,19 +420,15 @@ impl UnitCtx<'_> {
         self.metrics.arrow_bytes.fetch_add(batch.get_array_memory_size() as u64, Ordering::Relaxed);
         self.tx.send(Ok(batch)).await.is_ok()
     }
-    pub async fn reject(&self, line: Option<u64>, offset: Option<u64>, reason: String, record: String) {
+    /// Rejects a record given by its raw bytes (capped, hashed and base64-kept as [`Reject::with_raw`] says).
+    pub async fn reject(&self, line: Option<u64>, offset: Option<u64>, reason: String, raw: &[u8]) {
+        self.reject_full(line, offset, reason, raw, None).await
+    }
+    /// As [`Self::reject`] for a record of which only `raw` was kept: `full` is its size and SHA-256.
+    pub async fn reject_full(&self, line: Option<u64>, offset: Option<u64>, reason: String, raw: &[u8], full: Option<(u64, String)>) {
         self.metrics.rows_rejected.fetch_add(1, Ordering::Relaxed);
-        self.rejects
-            .send(Reject {
-                id: None,
-                stage: "source".into(),
-                reason,
-                source: Some(self.url().to_string()),
-                line,
-                offset,
-                record,
-            })
-            .await;
+        let r = Reject { stage: "source".into(), reason, source: Some(self.url().to_string()), line, offset, ..Default::default() };
+        self.rejects.send(r.with_raw(raw, full)).await;
     }
     pub fn generated_id(&self, offset: u64) -> String {
         generated_id(self.url(), offset)
@@ -356,7 +445,7 @@ impl UnitCtx<'_> {
                 metrics.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
                 b
             })
-            .map_err(move |e| std::io::Error::other(format!("{url}: {e}")));
+            .map_err(move |e| std::io::Error::other(crate::error::StreamBroken(format!("{url}: {e}"))));
         let reader = tokio_util::io::StreamReader::new(stream);
         let reader = BufReader::with_capacity(1 << 20, reader);
         Ok(match compression_of(self.url(), self.opts.compression) {
@@ -378,6 +467,59 @@ impl UnitCtx<'_> {
     pub fn conform(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         conform(batch, self.schema).map_err(|m| ConnectorError::Schema { url: self.url().to_string(), message: m })
     }
+}
+
+/// One line read by [`read_line_bounded`].
+pub(crate) struct Line {
+    /// Bytes taken from the stream, newline included.
+    pub consumed: u64,
+    /// Set when the line was longer than the bound: its full length and SHA-256 (the buffer holds
+    /// only its first [`crate::reject::MAX_PAYLOAD`] bytes).
+    pub oversized: Option<(u64, String)>,
+}
+
+/// Reads through the next `\n` into `buf` (cleared first), never holding more than `max` bytes of
+/// one line: a longer line is skipped through to its end, hashed on the way, and reported.
+pub(crate) async fn read_line_bounded<R: AsyncBufRead + Unpin + ?Sized>(r: &mut R, buf: &mut Vec<u8>, max: u64) -> std::io::Result<Line> {
+    use sha2::Digest;
+    use tokio::io::AsyncBufReadExt;
+    buf.clear();
+    let mut consumed = 0u64;
+    let mut hasher: Option<sha2::Sha256> = None;
+    loop {
+        let chunk = r.fill_buf().await?;
+        if chunk.is_empty() {
+            break;
+        }
+        let (take, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let part = &chunk[..take];
+        consumed += take as u64;
+        match hasher.as_mut() {
+            Some(h) => {
+                h.update(part);
+                let room = crate::reject::MAX_PAYLOAD.saturating_sub(buf.len());
+                buf.extend_from_slice(&part[..part.len().min(room)]);
+            }
+            None if consumed > max => {
+                let mut h = sha2::Sha256::new();
+                h.update(&buf[..]);
+                h.update(part);
+                let room = crate::reject::MAX_PAYLOAD.saturating_sub(buf.len());
+                buf.extend_from_slice(&part[..part.len().min(room)]);
+                buf.truncate(crate::reject::MAX_PAYLOAD);
+                hasher = Some(h);
+            }
+            None => buf.extend_from_slice(part),
+        }
+        r.consume(take);
+        if done {
+            break;
+        }
+    }
+    Ok(Line { consumed, oversized: hasher.map(|h| (consumed, hex::encode(h.finalize()))) })
 }
 
 pub fn generated_id(url: &str, offset: u64) -> String {
@@ -434,6 +576,37 @@ mod tests {
         // No estimate: the configured count.
         assert_eq!(rows_per_batch(4096, None), 4096);
         assert_eq!(rows_per_batch(4096, Some(0)), 4096);
+    }
+
+    #[tokio::test]
+    async fn long_lines_are_bounded_and_hashed() {
+        use sha2::Digest;
+        let long = vec![b'a'; 300_000];
+        let mut input = b"short\n".to_vec();
+        input.extend_from_slice(&long);
+        input.extend_from_slice(b"\nlast");
+        let mut r = tokio::io::BufReader::with_capacity(4096, &input[..]);
+        let mut buf = Vec::new();
+        let l = read_line_bounded(&mut r, &mut buf, 1000).await.unwrap();
+        assert_eq!((l.consumed, buf.as_slice(), l.oversized.is_none()), (6, &b"short\n"[..], true));
+        let l = read_line_bounded(&mut r, &mut buf, 1000).await.unwrap();
+        assert_eq!(l.consumed, 300_001);
+        assert_eq!(buf.len(), crate::reject::MAX_PAYLOAD);
+        let mut whole = long.clone();
+        whole.push(b'\n');
+        assert_eq!(l.oversized, Some((300_001, hex::encode(sha2::Sha256::digest(&whole)))));
+        let l = read_line_bounded(&mut r, &mut buf, 1000).await.unwrap();
+        assert_eq!((l.consumed, buf.as_slice()), (4, &b"last"[..]));
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 1000).await.unwrap().consumed, 0);
+    }
+
+    #[test]
+    fn coverage_gaps() {
+        assert_eq!(uncovered(&[(0, 10)], 10), vec![]);
+        assert_eq!(uncovered(&[(0, 4), (6, 10)], 10), vec![(4, 6)]);
+        assert_eq!(uncovered(&[(6, 10), (0, 3)], 12), vec![(3, 6), (10, 12)]);
+        assert_eq!(uncovered(&[], 5), vec![(0, 5)]);
+        assert_eq!(uncovered(&[(0, 5), (2, 8)], 8), vec![]);
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
         };
         let Some(text_ok) = text_ok else {
             for i in 0..batch.num_rows() {
-                ctx.reject(None, Some(first_row + i as u64), format!("missing_text_field: no string column `{text_field}`"), row_json(&batch, i)).await;
+                ctx.reject(None, Some(first_row + i as u64), format!("missing_text_field: no string column `{text_field}`"), row_json(&batch, i).as_bytes()).await;
             }
             continue;
         };
@@ -67,7 +67,7 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
         let keep = BooleanArray::from(text_ok.clone());
         for (i, ok) in text_ok.iter().enumerate() {
             if !ok {
-                ctx.reject(None, Some(first_row + i as u64), format!("missing_text_field: `{text_field}` is null"), row_json(&batch, i)).await;
+                ctx.reject(None, Some(first_row + i as u64), format!("missing_text_field: `{text_field}` is null"), row_json(&batch, i).as_bytes()).await;
             }
         }
         let kept = arrow::compute::filter_record_batch(&conformed, &keep).map_err(|e| ConnectorError::read(ctx.url(), e))?;

@@ -5,14 +5,24 @@ use crate::{ConnectorError, Result};
 use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
 use millrace_spec::TextUnit;
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+use tokio::io::AsyncReadExt;
 
 pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
     match ctx.opts.text_unit {
         TextUnit::File => {
-            let mut r = ctx.open(0).await?;
+            let max = ctx.opts.max_record_bytes;
+            let too_large = |n: u64| format!("record_too_large: {n} bytes or more, over max_record_bytes ({max})");
+            if ctx.unit.file.size > max && super::compression_of(ctx.url(), ctx.opts.compression) == millrace_spec::Compression::None {
+                ctx.reject(None, Some(0), too_large(ctx.unit.file.size), b"").await;
+                return Ok(());
+            }
+            let r = ctx.open(0).await?;
             let mut buf = Vec::new();
-            r.read_to_end(&mut buf).await.map_err(|e| ConnectorError::read(ctx.url(), e))?;
+            r.take(max.saturating_add(1)).read_to_end(&mut buf).await.map_err(|e| ConnectorError::read(ctx.url(), e))?;
+            if buf.len() as u64 > max {
+                ctx.reject(None, Some(0), too_large(buf.len() as u64), &buf[..buf.len().min(crate::reject::MAX_PAYLOAD)]).await;
+                return Ok(());
+            }
             match String::from_utf8(buf) {
                 Ok(text) => {
                     let id = ctx.url().to_string();
@@ -21,8 +31,7 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
                 }
                 Err(e) => {
                     let at = e.utf8_error().valid_up_to();
-                    let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                    ctx.reject(None, Some(at as u64), format!("invalid_utf8: at byte {at}"), lossy).await;
+                    ctx.reject(None, Some(at as u64), format!("invalid_utf8: at byte {at}"), e.as_bytes()).await;
                 }
             }
         }
@@ -33,20 +42,25 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
             let mut pos = open_at;
             let mut line = Vec::new();
             if start > 0 {
-                pos += r.read_until(b'\n', &mut line).await.map_err(|e| ConnectorError::read(ctx.url(), e))? as u64;
+                pos += super::read_line_bounded(&mut r, &mut line, 0).await.map_err(|e| ConnectorError::read(ctx.url(), e))?.consumed;
             }
+            let max = ctx.opts.max_record_bytes;
             let (mut ids, mut texts) = (Vec::new(), Vec::new());
             let mut bytes = 0;
             let mut n_line = 0u64;
             while pos < end {
-                line.clear();
-                let n = r.read_until(b'\n', &mut line).await.map_err(|e| ConnectorError::read(ctx.url(), e))?;
-                if n == 0 {
+                let l = super::read_line_bounded(&mut r, &mut line, max).await.map_err(|e| ConnectorError::read(ctx.url(), e))?;
+                if l.consumed == 0 {
                     break;
                 }
                 let offset = pos;
-                pos += n as u64;
+                pos += l.consumed;
                 n_line += 1;
+                if let Some((n, hash)) = l.oversized {
+                    let ln = ctx.unit.range.is_none().then_some(n_line);
+                    ctx.reject_full(ln, Some(offset), format!("record_too_large: {n} bytes, over max_record_bytes ({max})"), &line, Some((n, hash))).await;
+                    continue;
+                }
                 let t = line.strip_suffix(b"\n").unwrap_or(&line);
                 let t = t.strip_suffix(b"\r").unwrap_or(t);
                 if t.is_empty() {
@@ -60,7 +74,7 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
                     }
                     Err(e) => {
                         let ln = ctx.unit.range.is_none().then_some(n_line);
-                        ctx.reject(ln, Some(offset), format!("invalid_utf8: {e}"), String::from_utf8_lossy(t).into_owned()).await;
+                        ctx.reject(ln, Some(offset), format!("invalid_utf8: {e}"), t).await;
                     }
                 }
                 if texts.len() >= ctx.opts.batch_rows || bytes >= ctx.opts.batch_bytes {

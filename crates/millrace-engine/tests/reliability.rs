@@ -1,0 +1,447 @@
+//! Never lose or duplicate a row: each test here reproduces a way an earlier version lost, duplicated
+//! or deleted data (a panicking reader, a changed `state:`, a second writer, a changed split, an
+//! appended file, a bad file, hive paths encoded twice, SQL that writes, an empty glob) and shows
+//! what happens now. Outputs are read back from disk, not from the run's own counters.
+
+use millrace_connectors::ConnectorError;
+use millrace_connectors::ownership::Lease;
+use millrace_connectors::store::StoreRegistry;
+use millrace_engine::EngineError;
+use datafusion::arrow::array::Array;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+fn load(text: &str) -> millrace_spec::LoadedSpec {
+    millrace_spec::load_str(text, "test.yaml", &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `n` JSONL records with ids `{prefix}{i}`.
+fn write_jsonl(path: &Path, prefix: &str, n: usize) {
+    let mut f = std::fs::File::create(path).unwrap();
+    for i in 0..n {
+        writeln!(f, r#"{{"id":"{prefix}{i}","text":"document {i} {}","lang":"en"}}"#, "x".repeat(i % 50)).unwrap();
+    }
+}
+
+fn spec(src: &str, out: &Path, extra: &str) -> millrace_spec::LoadedSpec {
+    load(&format!("name: r\nsource:\n  files: {src}\n  id_field: id\n{extra}sinks:\n  - jsonl: {}\n", out.display()))
+}
+
+/// Ids of every row the sink's manifests list, read from the files themselves.
+fn committed_ids(out: &Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    let Ok(dir) = std::fs::read_dir(out.join("_manifest")) else { return ids };
+    for e in dir {
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+        for f in m["files"].as_array().unwrap() {
+            for l in std::fs::read_to_string(out.join(f["path"].as_str().unwrap())).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                ids.push(v["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// Every id exactly once.
+fn assert_exactly_once(out: &Path, expected: usize) {
+    let ids = committed_ids(out);
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in &ids {
+        *counts.entry(i).or_default() += 1;
+    }
+    let dups: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).take(5).collect();
+    assert!(dups.is_empty(), "duplicated ids: {dups:?}");
+    assert_eq!(ids.len(), expected, "rows committed");
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut v = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                v.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+fn is_conflict(e: &EngineError) -> bool {
+    matches!(e, EngineError::Connector(ConnectorError::Conflict { .. }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_reader_fails_the_epoch_and_nothing_is_checkpointed() {
+    let dir = tempfile::tempdir().unwrap();
+    write_jsonl(&dir.path().join("a.jsonl"), "a", 300);
+    let out = dir.path().join("out");
+    let s = spec(&dir.path().join("*.jsonl").display().to_string(), &out, "");
+    let scenario = fail::FailScenario::setup();
+    fail::cfg("read-unit", "panic(injected reader fault)").unwrap();
+    let e = millrace_engine::run(&s, Default::default()).await.expect_err("a reader panic must fail the run");
+    fail::remove("read-unit");
+    let msg = e.to_string();
+    assert!(msg.contains("panic") && msg.contains("a.jsonl") && msg.contains("injected reader fault"), "{msg}");
+    assert!(!out.join("_millrace/checkpoints").exists() || files_under(&out.join("_millrace/checkpoints")).is_empty(), "no checkpoint");
+    assert!(committed_ids(&out).is_empty());
+    // The next run reads the unit in full.
+    let r = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert!(r.reconciled);
+    assert_exactly_once(&out, 300);
+    scenario.teardown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_state_is_refused_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_jsonl(&dir.path().join("a.jsonl"), "a", 200);
+    let out = dir.path().join("out");
+    let src = dir.path().join("a.jsonl").display().to_string();
+    millrace_engine::run(&spec(&src, &out, ""), Default::default()).await.unwrap();
+    let before = files_under(&out);
+    let empty_state = dir.path().join("elsewhere");
+    let moved = load(&format!(
+        "name: r\nsource:\n  files: {src}\n  id_field: id\nsinks:\n  - jsonl: {}\nstate: {}\n",
+        out.display(),
+        empty_state.display()
+    ));
+    let e = millrace_engine::run(&moved, Default::default()).await.expect_err("another state must not write here");
+    assert!(is_conflict(&e), "{e}");
+    assert!(e.to_string().contains("owned by pipeline"), "{e}");
+    let after: Vec<String> = files_under(&out).into_iter().filter(|f| !f.contains("_lease")).collect();
+    let before: Vec<String> = before.into_iter().filter(|f| !f.contains("_lease")).collect();
+    assert_eq!(before, after, "nothing deleted or added");
+    assert_exactly_once(&out, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pipelines_cannot_share_a_rejects_location() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.jsonl"), "{\"id\":\"1\",\"text\":\"ok\"}\nnot json\n").unwrap();
+    let rejects = dir.path().join("rejects");
+    let mk = |name: &str| {
+        load(&format!(
+            "name: {name}\nsource:\n  files: {}\n  id_field: id\nsinks:\n  - jsonl: {}\nrejects: {}\n",
+            dir.path().join("a.jsonl").display(),
+            dir.path().join(name).display(),
+            rejects.display()
+        ))
+    };
+    millrace_engine::run(&mk("first"), Default::default()).await.unwrap();
+    let before = files_under(&rejects);
+    assert!(before.iter().any(|f| f.ends_with(".jsonl")), "{before:?}");
+    let e = millrace_engine::run(&mk("second"), Default::default()).await.expect_err("shared rejects");
+    assert!(is_conflict(&e), "{e}");
+    assert_eq!(files_under(&rejects), before, "the first pipeline's rejects are untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_writer_is_refused_while_the_first_holds_the_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    write_jsonl(&dir.path().join("a.jsonl"), "a", 100);
+    let out = dir.path().join("out");
+    let s = spec(&dir.path().join("a.jsonl").display().to_string(), &out, "");
+    let state = StoreRegistry::default().resolve(&out.join("_millrace").display().to_string()).unwrap();
+    let held = Lease::acquire(&state, "other-run", Duration::from_secs(60)).await.unwrap();
+    let e = millrace_engine::run(&s, Default::default()).await.expect_err("the state is leased");
+    assert!(is_conflict(&e), "{e}");
+    assert!(e.to_string().contains("other-run"), "names the holder: {e}");
+    assert!(committed_ids(&out).is_empty());
+    held.release().await.unwrap();
+    millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert_exactly_once(&out, 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_of_one_spec_commit_each_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for k in 0..4 {
+        write_jsonl(&dir.path().join(format!("f{k}.jsonl")), &format!("f{k}-"), 2000);
+    }
+    let out = dir.path().join("out");
+    let s = spec(&dir.path().join("*.jsonl").display().to_string(), &out, "  epoch_bytes: 64KiB\n");
+    let (a, b) = tokio::join!(millrace_engine::run(&s, Default::default()), millrace_engine::run(&s, Default::default()));
+    let results = [a, b];
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    for r in &results {
+        if let Err(e) = r {
+            assert!(is_conflict(e), "the loser fails with a conflict: {e}");
+        }
+    }
+    assert_eq!(ok, 1, "exactly one run writes");
+    assert_exactly_once(&out, 8000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_lost_its_lease_is_fenced() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = StoreRegistry::default().resolve(&dir.path().join("state").display().to_string()).unwrap();
+    let mine = Lease::acquire(&state, "mine", Duration::from_secs(1)).await.unwrap();
+    mine.verify().await.unwrap();
+    // Another host takes generation 1 (as a run elsewhere would after the lease lapsed).
+    std::fs::write(
+        dir.path().join("state/_lease/gen-000000000001.json"),
+        r#"{"generation":1,"run_id":"thief","host":"elsewhere","pid":1,"acquired_at":"2026-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let e = mine.verify().await.expect_err("fenced");
+    assert!(matches!(e, ConnectorError::Fenced { .. }), "{e}");
+    assert!(mine.check().is_err(), "stays fenced");
+    // The other holder is alive (its heartbeat is fresh): a third run is refused.
+    std::fs::write(dir.path().join("state/_lease/beat-000000000001.json"), r#"{"run_id":"thief","renewed_at":"x"}"#).unwrap();
+    let e = Lease::acquire(&state, "third", Duration::from_secs(60)).await.expect_err("held elsewhere");
+    assert!(matches!(e, ConnectorError::Conflict { .. }), "{e}");
+    // Once its heartbeat is older than the lease time, the state can be taken over.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let taken = Lease::acquire(&state, "third", Duration::from_secs(1)).await.unwrap();
+    taken.release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_publish_is_repaired_from_records_only() {
+    let dir = tempfile::tempdir().unwrap();
+    write_jsonl(&dir.path().join("a.jsonl"), "a", 3000);
+    let out = dir.path().join("out");
+    let src = dir.path().join("a.jsonl").display().to_string();
+    let s = spec(&src, &out, "  epoch_bytes: 40KiB\n  split_bytes: 20KiB\n");
+    let scenario = fail::FailScenario::setup();
+    // Epochs 0 and 1 commit; epoch 2 publishes its files and manifest, then "crashes".
+    fail::cfg("before-checkpoint", "2*off->return").unwrap();
+    millrace_engine::run(&s, Default::default()).await.expect_err("injected crash");
+    fail::remove("before-checkpoint");
+    assert!(out.join("_manifest/epoch-000002.json").exists(), "the crash left a published epoch behind");
+    // Files a user put there, one named like ours: never ours to delete.
+    std::fs::write(out.join("notes.txt"), "keep").unwrap();
+    std::fs::write(out.join("part-000099-000-0000.jsonl"), "{\"id\":\"user\"}\n").unwrap();
+    // Resume with a different split: every byte range not yet consumed, once.
+    let s2 = spec(&src, &out, "  epoch_bytes: 40KiB\n  split_bytes: 7KiB\n");
+    let r = millrace_engine::run(&s2, Default::default()).await.unwrap();
+    assert!(r.reconciled, "{r:?}");
+    assert_exactly_once(&out, 3000);
+    assert!(out.join("notes.txt").exists() && out.join("part-000099-000-0000.jsonl").exists(), "foreign files survive repair");
+    assert!(files_under(&out.join("_millrace/pending")).is_empty(), "no pending record left");
+    // A third run with yet another split has nothing to do.
+    let s3 = spec(&src, &out, "  epoch_bytes: 40KiB\n  split_bytes: 1MiB\n");
+    let r = millrace_engine::run(&s3, Default::default()).await.unwrap();
+    assert_eq!(r.rows_read, 0, "{r:?}");
+    assert_exactly_once(&out, 3000);
+    scenario.teardown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_that_changed_after_it_was_consumed_is_reported_not_reread() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.jsonl");
+    write_jsonl(&file, "a", 500);
+    let out = dir.path().join("out");
+    let s = spec(&file.display().to_string(), &out, "");
+    millrace_engine::run(&s, Default::default()).await.unwrap();
+    std::fs::OpenOptions::new().append(true).open(&file).unwrap().write_all(b"{\"id\":\"late\",\"text\":\"appended\"}\n").unwrap();
+    let r = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert_eq!(r.rows_read, 0, "{r:?}");
+    assert_eq!(r.changed_inputs.len(), 1, "{r:?}");
+    assert!(r.changed_inputs[0].ends_with("a.jsonl"));
+    assert_exactly_once(&out, 500);
+}
+
+fn zstd_jsonl(path: &Path, prefix: &str, n: usize) -> Vec<u8> {
+    let mut raw = Vec::new();
+    for i in 0..n {
+        writeln!(raw, r#"{{"id":"{prefix}{i}","text":"document number {i} {}"}}"#, "y".repeat(i % 97)).unwrap();
+    }
+    let z = zstd::encode_all(&raw[..], 3).unwrap();
+    std::fs::write(path, &z).unwrap();
+    z
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_archive_is_quarantined_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    zstd_jsonl(&dir.path().join("good.jsonl.zst"), "g", 1000);
+    let z = zstd_jsonl(&dir.path().join("bad.jsonl.zst"), "b", 5000);
+    std::fs::write(dir.path().join("bad.jsonl.zst"), &z[..z.len() / 2]).unwrap();
+    let out = dir.path().join("out");
+    let src = dir.path().join("*.jsonl.zst").display().to_string();
+    let r = millrace_engine::run(&spec(&src, &out, ""), Default::default()).await.unwrap();
+    assert!(r.reconciled, "{r:?}");
+    assert_eq!(r.rejects_by_reason.get("unreadable_unit"), Some(&1), "{:?}", r.rejects_by_reason);
+    let ids = committed_ids(&out);
+    assert_eq!(ids.iter().filter(|i| i.starts_with('g')).count(), 1000, "the good file is whole");
+    let rejects = std::fs::read_dir(out.join("_rejects")).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"));
+    let text: String = rejects.map(|e| std::fs::read_to_string(e.path()).unwrap()).collect();
+    assert!(text.contains("bad.jsonl.zst") && text.contains("unreadable_unit"), "{text}");
+    // `on_error: fail` stops instead, naming the file.
+    let out2 = dir.path().join("out2");
+    let e = millrace_engine::run(&spec(&src, &out2, "  on_error: fail\n"), Default::default()).await.expect_err("on_error: fail");
+    assert!(e.to_string().contains("bad.jsonl.zst"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_file_over_max_record_bytes_is_rejected_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("small.txt"), "a small document").unwrap();
+    std::fs::write(dir.path().join("huge.txt"), "z".repeat(4096)).unwrap();
+    let out = dir.path().join("out");
+    let s = load(&format!(
+        "name: t\nsource:\n  files: {}\n  format: text\n  max_record_bytes: 1KiB\nsinks:\n  - jsonl: {}\n",
+        dir.path().join("*.txt").display(),
+        out.display()
+    ));
+    let r = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert!(r.reconciled, "{r:?}");
+    assert_eq!(r.rows_written, 1);
+    assert_eq!(r.rejects_by_reason.get("record_too_large"), Some(&1), "{:?}", r.rejects_by_reason);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_values_are_encoded_once_and_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = ["<x>", "", "__HIVE_DEFAULT_PARTITION__", "a/b=c", "100%"];
+    let mut body = String::new();
+    for (i, v) in values.iter().enumerate() {
+        for k in 0..(i + 1) {
+            body.push_str(&serde_json::json!({"id": format!("{i}-{k}"), "text": "t", "lang": v}).to_string());
+            body.push('\n');
+        }
+    }
+    body.push_str("{\"id\":\"null\",\"text\":\"t\",\"lang\":null}\n");
+    std::fs::write(dir.path().join("a.jsonl"), body).unwrap();
+    let out = dir.path().join("out");
+    let s = load(&format!(
+        "name: p\nsource:\n  files: {}\n  id_field: id\nsinks:\n  - parquet: {}\n    partition_by: [lang]\n",
+        dir.path().join("a.jsonl").display(),
+        out.display()
+    ));
+    millrace_engine::run(&s, Default::default()).await.unwrap();
+    let dirs: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("lang=")).collect();
+    assert!(dirs.contains(&"lang=%3Cx%3E".to_string()), "encoded once: {dirs:?}");
+    assert!(!dirs.iter().any(|d| d.contains("%25") && !d.contains("100")), "no double encoding: {dirs:?}");
+    // The checks' reader decodes with the same codec: every value, with its own count.
+    let registry = StoreRegistry::default();
+    let o = millrace_engine::checks::open_output(&s, &registry, None, None).await.unwrap();
+    let batches = o.ctx.sql("SELECT lang, count(*) AS n FROM output GROUP BY lang").await.unwrap().collect().await.unwrap();
+    let mut got: BTreeMap<Option<String>, i64> = BTreeMap::new();
+    for b in &batches {
+        let langs = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        let langs = langs.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap();
+        let n = b.column(1).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().unwrap();
+        for r in 0..b.num_rows() {
+            got.insert(langs.is_valid(r).then(|| langs.value(r).to_string()), n.value(r));
+        }
+    }
+    let mut want: BTreeMap<Option<String>, i64> = values.iter().enumerate().map(|(i, v)| (Some(v.to_string()), i as i64 + 1)).collect();
+    want.insert(None, 1);
+    assert_eq!(got, want);
+    // A listed file that disappeared fails the checks instead of reading as empty.
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("_manifest/epoch-000000.json")).unwrap()).unwrap();
+    std::fs::remove_file(out.join(m["files"][0]["path"].as_str().unwrap())).unwrap();
+    let e = millrace_engine::checks::open_output(&s, &registry, None, None).await.err().expect("a missing file is an error");
+    assert!(e.to_string().contains("unreadable"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_stages_cannot_write_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write_jsonl(&dir.path().join("a.jsonl"), "a", 10);
+    let target = dir.path().join("exfiltrated.csv");
+    let s = spec(
+        &dir.path().join("a.jsonl").display().to_string(),
+        &dir.path().join("out"),
+        &format!("stages:\n  - sql: \"COPY (SELECT * FROM input) TO '{}'\"\n", target.display()),
+    );
+    let e = millrace_engine::run(&s, Default::default()).await.expect_err("COPY is refused");
+    assert!(!target.exists(), "no file written");
+    assert!(e.to_string().to_lowercase().contains("not supported") || e.to_string().contains("DML"), "{e}");
+    let s = spec(
+        &dir.path().join("a.jsonl").display().to_string(),
+        &dir.path().join("out2"),
+        "stages:\n  - sql: \"CREATE TABLE t AS SELECT 1\"\n",
+    );
+    millrace_engine::run(&s, Default::default()).await.expect_err("DDL is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_glob_is_an_error_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("nothing-*.jsonl").display().to_string();
+    let e = millrace_engine::run(&spec(&src, &dir.path().join("out"), ""), Default::default()).await.expect_err("empty input");
+    assert!(matches!(e, EngineError::Connector(ConnectorError::NoInput { .. })), "{e}");
+    let r = millrace_engine::run(&spec(&src, &dir.path().join("out2"), "  allow_empty: true\n"), Default::default()).await.unwrap();
+    assert_eq!(r.rows_read, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_quoted_newlines_across_chunks_ragged_rows_and_empty_text_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::from("id,text,n\n");
+    let rows = 100_000;
+    for i in 0..rows {
+        // Every row's text holds a quoted newline, so chunk boundaries fall inside quotes.
+        body.push_str(&format!("r{i},\"line one of {i}\nline two, {}\",{i}\n", "w".repeat(i % 80)));
+    }
+    body.push_str("ragged,row,with,too,many\n");
+    body.push_str("empty,,7\n");
+    body.push_str("badnum,\"text\",notanumber\n");
+    assert!(body.len() > 6 << 20, "spans more than one 4 MiB chunk");
+    std::fs::write(dir.path().join("a.csv"), &body).unwrap();
+    let out = dir.path().join("out");
+    let s = load(&format!(
+        "name: c\nsource:\n  files: {}\n  id_field: id\nsinks:\n  - jsonl: {}\n",
+        dir.path().join("a.csv").display(),
+        out.display()
+    ));
+    let r = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert!(r.reconciled, "{r:?}");
+    assert_eq!(r.rows_read, rows as u64 + 3, "{r:?}");
+    assert_exactly_once(&out, rows);
+    let reasons: Vec<&str> = r.rejects_by_reason.keys().map(String::as_str).collect();
+    assert_eq!(reasons, vec!["invalid_csv", "missing_text_field", "schema_mismatch"], "{:?}", r.rejects_by_reason);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_over_max_record_bytes_is_rejected_with_its_hash_and_the_rest_is_read() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let huge = format!("{{\"id\":\"huge\",\"text\":\"{}\"}}", "h".repeat(3 << 20));
+    let mut body = String::new();
+    for i in 0..2000 {
+        body.push_str(&format!("{{\"id\":\"a{i}\",\"text\":\"t {i}\"}}\n"));
+        if i == 1000 {
+            body.push_str(&huge);
+            body.push('\n');
+        }
+    }
+    let mut bytes = body.into_bytes();
+    bytes.extend_from_slice(b"{\"id\":\"bin\",\"text\":\"\xff\xfe\"}\n");
+    std::fs::write(dir.path().join("a.jsonl"), &bytes).unwrap();
+    let out = dir.path().join("out");
+    let s = spec(&dir.path().join("a.jsonl").display().to_string(), &out, "  max_record_bytes: 1MiB\n  split_bytes: 512KiB\n");
+    let r = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert!(r.reconciled, "{r:?}");
+    assert_exactly_once(&out, 2000);
+    let rejects: Vec<serde_json::Value> = std::fs::read_dir(out.join("_rejects"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .flat_map(|e| std::fs::read_to_string(e.path()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<_>>())
+        .collect();
+    let big = rejects.iter().find(|r| r["reason"].as_str().unwrap().starts_with("record_too_large")).expect("oversized reject");
+    let mut full = huge.into_bytes();
+    full.push(b'\n');
+    assert_eq!(big["record_bytes"].as_u64(), Some(full.len() as u64));
+    assert_eq!(big["record_sha256"].as_str().unwrap(), hex::encode(sha2::Sha256::digest(&full)));
+    assert!(big["record"].as_str().unwrap().len() <= 64 << 10);
+    let bin = rejects.iter().find(|r| r["reason"].as_str().unwrap().starts_with("invalid_utf8")).expect("invalid utf-8 reject");
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.decode(bin["record_base64"].as_str().unwrap()).unwrap();
+    assert_eq!(raw, b"{\"id\":\"bin\",\"text\":\"\xff\xfe\"}".to_vec(), "the exact bytes survive");
+}
