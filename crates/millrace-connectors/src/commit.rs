@@ -18,7 +18,6 @@ use crate::sink::StagedFile;
 use crate::source::WorkUnit;
 use crate::store::{Location, storage};
 use crate::{ConnectorError, Result};
-use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
@@ -95,7 +94,7 @@ pub async fn publish(
     for mut f in files {
         if let Some(staging) = f.staging.take() {
             let dest = base.child(&f.path);
-            base.store.rename(&staging, &dest.path).await.map_err(|e| storage("publish", &base.url_of(&staging), e))?;
+            rename(base, &staging, &dest.path).await.map_err(|e| storage("publish", &base.url_of(&staging), e))?;
         }
         published.push(f);
     }
@@ -149,11 +148,29 @@ async fn fsync_local(paths: &[Location]) -> Result<()> {
 /// already exists another run committed it, and this run is fenced out.
 pub async fn write_checkpoint(state: &Location, cp: &Checkpoint) -> Result<()> {
     let loc = state.child(&format!("checkpoints/epoch-{:06}.json", cp.epoch));
-    if !crate::ownership::put_new(&loc, cp).await? {
-        return Err(ConnectorError::Fenced {
-            url: loc.url(),
-            message: format!("epoch {} was already committed by another run; this run stops", cp.epoch),
-        });
+    let body = serde_json::to_vec_pretty(cp).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })?;
+    let started = std::time::Instant::now();
+    let mut wait = std::time::Duration::from_millis(100);
+    loop {
+        match loc.store.put_opts(&loc.path, PutPayload::from(body.clone()), object_store::PutMode::Create.into()).await {
+            Ok(_) => break,
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                // Our own earlier attempt may have landed before its answer was lost.
+                let theirs: Option<Checkpoint> = read_one(&loc).await?;
+                if theirs.is_some_and(|t| t.run_id == cp.run_id && t.epoch == cp.epoch) {
+                    break;
+                }
+                return Err(ConnectorError::Fenced {
+                    url: loc.url(),
+                    message: format!("epoch {} was already committed by another run; this run stops", cp.epoch),
+                });
+            }
+            Err(object_store::Error::Generic { .. }) if started.elapsed() < crate::store::COMMIT_RETRY => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(10));
+            }
+            Err(e) => return Err(storage("create", &loc.url(), e)),
+        }
     }
     if loc.local_path().is_some() {
         fsync_local(std::slice::from_ref(&loc)).await?;
@@ -163,7 +180,7 @@ pub async fn write_checkpoint(state: &Location, cp: &Checkpoint) -> Result<()> {
 
 async fn delete_pending(state: &Location, epoch: u64) -> Result<()> {
     let p = pending_path(state, epoch);
-    match p.store.delete(&p.path).await {
+    match delete(&p.store, &p.path).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(storage("delete", &p.url(), e)),
     }
@@ -190,8 +207,18 @@ pub async fn read_manifests(base: &Location) -> Result<Vec<EpochManifest>> {
     read_all(&base.child("_manifest")).await
 }
 
+async fn read_one<T: for<'de> Deserialize<'de>>(loc: &Location) -> Result<Option<T>> {
+    match crate::store::get_bytes(loc).await {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(storage("get", &loc.url(), e)),
+    }
+}
+
 async fn read_all<T: for<'de> Deserialize<'de>>(dir: &Location) -> Result<Vec<T>> {
-    let metas: Vec<_> = match dir.store.list(Some(&dir.path)).try_collect().await {
+    let metas: Vec<_> = match crate::store::list_all(dir).await {
         Ok(v) => v,
         Err(object_store::Error::NotFound { .. }) => Vec::new(),
         Err(e) => return Err(storage("list", &dir.url(), e)),
@@ -201,7 +228,7 @@ async fn read_all<T: for<'de> Deserialize<'de>>(dir: &Location) -> Result<Vec<T>
     let mut out = Vec::new();
     for p in paths {
         let url = dir.url_of(&p);
-        let bytes = dir.store.get(&p).await.map_err(|e| storage("get", &url, e))?.bytes().await.map_err(|e| storage("get", &url, e))?;
+        let bytes = crate::store::get_bytes(&Location { store: dir.store.clone(), path: p.clone(), base: dir.base.clone() }).await.map_err(|e| storage("get", &url, e))?;
         let v = serde_json::from_slice(&bytes).map_err(|e| ConnectorError::Manifest { url, message: e.to_string() })?;
         out.push(v);
     }
@@ -253,22 +280,40 @@ pub async fn repair(
 }
 
 async fn delete_if_present(loc: &Location) -> Result<usize> {
-    match loc.store.delete(&loc.path).await {
+    match delete(&loc.store, &loc.path).await {
         Ok(()) => Ok(1),
         Err(object_store::Error::NotFound { .. }) => Ok(0),
         Err(e) => Err(storage("delete", &loc.url(), e)),
     }
 }
 
+/// Deletes one object, retrying through outages (deleting twice is harmless).
+async fn delete(store: &std::sync::Arc<dyn object_store::ObjectStore>, path: &Path) -> object_store::Result<()> {
+    crate::store::retrying(|| store.delete(path)).await
+}
+
+/// Moves a staged file into place: an atomic rename on local disk; a copy (repeatable) then a
+/// delete elsewhere, each retried through outages.
+async fn rename(base: &Location, from: &Path, to: &Path) -> object_store::Result<()> {
+    if base.local_path().is_some() {
+        return base.store.rename(from, to).await;
+    }
+    crate::store::retrying(|| base.store.copy(from, to)).await?;
+    match delete(&base.store, from).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 async fn delete_prefix(dir: &Location) -> Result<usize> {
-    let metas: Vec<_> = match dir.store.list(Some(&dir.path)).try_collect().await {
+    let metas: Vec<_> = match crate::store::list_all(dir).await {
         Ok(v) => v,
         Err(object_store::Error::NotFound { .. }) => Vec::new(),
         Err(e) => return Err(storage("list", &dir.url(), e)),
     };
     let n = metas.len();
     for m in metas {
-        match dir.store.delete(&m.location).await {
+        match delete(&dir.store, &m.location).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(storage("delete", &dir.url_of(&m.location), e)),
         }

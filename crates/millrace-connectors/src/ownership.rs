@@ -48,10 +48,14 @@ fn now() -> String {
 }
 
 async fn get_json<T: for<'de> Deserialize<'de>>(loc: &Location) -> Result<Option<(T, object_store::ObjectMeta)>> {
-    match loc.store.get(&loc.path).await {
-        Ok(got) => {
-            let meta = got.meta.clone();
-            let bytes = got.bytes().await.map_err(|e| storage("get", &loc.url(), e))?;
+    let got = crate::store::retrying(|| async {
+        let got = loc.store.get(&loc.path).await?;
+        let meta = got.meta.clone();
+        Ok((meta, got.bytes().await?))
+    })
+    .await;
+    match got {
+        Ok((meta, bytes)) => {
             let v = serde_json::from_slice(&bytes).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })?;
             Ok(Some((v, meta)))
         }
@@ -187,7 +191,7 @@ fn beat_path(dir: &Location, g: u64) -> Location {
 }
 
 async fn generations(dir: &Location) -> Result<Vec<u64>> {
-    let metas: Vec<_> = match dir.store.list(Some(&dir.path)).try_collect().await {
+    let metas: Vec<_> = match crate::store::list_all(dir).await {
         Ok(v) => v,
         Err(object_store::Error::NotFound { .. }) => Vec::new(),
         Err(e) => return Err(storage("list", &dir.url(), e)),
@@ -204,7 +208,7 @@ async fn put_beat(dir: &Location, g: u64, run_id: &str, released: bool) -> Resul
     let b = Beat { run_id: run_id.to_string(), renewed_at: now(), released };
     let loc = beat_path(dir, g);
     let body = serde_json::to_vec(&b).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })?;
-    loc.store.put(&loc.path, PutPayload::from(body)).await.map_err(|e| storage("put", &loc.url(), e))?;
+    crate::store::retrying(|| loc.store.put(&loc.path, PutPayload::from(body.clone()))).await.map_err(|e| storage("put", &loc.url(), e))?;
     Ok(())
 }
 

@@ -112,24 +112,24 @@ impl StoreRegistry {
             "file" => Arc::new(object_store::local::LocalFileSystem::new()),
             "memory" => Arc::new(object_store::memory::InMemory::new()),
             "s3" | "s3a" => {
-                let mut b = AmazonS3Builder::from_env().with_url(url.as_str());
-                for (k, v) in &self.options.s3 {
+                let mut b = AmazonS3Builder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.s3, scheme)?);
+                for (k, v) in self.options.s3.iter().filter(|(k, _)| !is_retry_key(k)) {
                     let key: AmazonS3ConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
                     b = b.with_config(key, v.to_string());
                 }
                 Arc::new(b.build().map_err(|e| storage("open", url.as_str(), e))?)
             }
             "az" | "azure" | "abfs" | "abfss" | "adl" => {
-                let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-                for (k, v) in &self.options.azure {
+                let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.azure, scheme)?);
+                for (k, v) in self.options.azure.iter().filter(|(k, _)| !is_retry_key(k)) {
                     let key: AzureConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
                     b = b.with_config(key, v.to_string());
                 }
                 Arc::new(b.build().map_err(|e| storage("open", url.as_str(), e))?)
             }
             "gs" => {
-                let mut b = GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
-                for (k, v) in &self.options.gcs {
+                let mut b = GoogleCloudStorageBuilder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.gcs, scheme)?);
+                for (k, v) in self.options.gcs.iter().filter(|(k, _)| !is_retry_key(k)) {
                     let key: GoogleConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
                     b = b.with_config(key, v.to_string());
                 }
@@ -150,6 +150,76 @@ impl StoreRegistry {
         };
         Ok(store)
     }
+}
+
+/// How long bookkeeping requests (listing, reading and deleting state; copying staged files) are
+/// retried after the store's own retries gave up. A store does not retry a request cut off
+/// mid-flight unless it knows it to be idempotent (S3's bulk delete is a POST), nor a connection the
+/// pool found closed; these requests are all safe to repeat, so an outage shorter than this delays a
+/// commit and never fails it.
+pub(crate) const COMMIT_RETRY: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Runs a repeatable request until it succeeds, fails for a reason other than the service being
+/// unreachable, or [`COMMIT_RETRY`] has passed.
+pub(crate) async fn retrying<T, F, Fut>(mut op: F) -> object_store::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = object_store::Result<T>>,
+{
+    let started = std::time::Instant::now();
+    let mut wait = std::time::Duration::from_millis(100);
+    loop {
+        match op().await {
+            Err(object_store::Error::Generic { store, source }) if started.elapsed() < COMMIT_RETRY => {
+                tracing::warn!(store, error = %crate::redact::text(&source.to_string()), "retrying a storage request");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Every object below `loc` (a missing prefix lists as `NotFound` on some stores).
+pub(crate) async fn list_all(loc: &Location) -> object_store::Result<Vec<object_store::ObjectMeta>> {
+    use futures::TryStreamExt;
+    retrying(|| loc.store.list(Some(&loc.path)).try_collect::<Vec<_>>()).await
+}
+
+/// The bytes of one object.
+pub(crate) async fn get_bytes(loc: &Location) -> object_store::Result<bytes::Bytes> {
+    use object_store::ObjectStoreExt;
+    retrying(|| async { loc.store.get(&loc.path).await?.bytes().await }).await
+}
+
+fn is_retry_key(k: &str) -> bool {
+    matches!(k.to_ascii_lowercase().as_str(), "max_retries" | "retry_timeout")
+}
+
+/// Retries of failed requests (connection refused, timeouts, 5xx) with exponential backoff:
+/// `max_retries` (default 100) and `retry_timeout` (seconds or `90s`/`3m`, default 3 minutes).
+/// The backoff is jittered, so a count alone can run out within seconds of an outage; the default
+/// count is high enough that the timeout decides.
+fn retry<V: std::fmt::Display>(opts: &std::collections::BTreeMap<String, V>, scheme: &str) -> Result<object_store::RetryConfig> {
+    let mut cfg = object_store::RetryConfig { max_retries: 100, ..Default::default() };
+    for (k, v) in opts {
+        let v = v.to_string();
+        let bad = |m: &str| ConnectorError::StorageOption { scheme: scheme.to_string(), key: k.clone(), message: m.to_string() };
+        match k.to_ascii_lowercase().as_str() {
+            "max_retries" => cfg.max_retries = v.trim().parse().map_err(|_| bad("expected a whole number"))?,
+            "retry_timeout" => {
+                let t = v.trim();
+                let secs: f64 = match t.strip_suffix('m') {
+                    Some(m) => m.trim().parse::<f64>().map(|m| m * 60.0),
+                    None => t.trim_end_matches('s').trim().parse::<f64>(),
+                }
+                .map_err(|_| bad("expected seconds, such as 90 or 90s or 3m"))?;
+                cfg.retry_timeout = std::time::Duration::from_secs_f64(secs.max(0.0));
+            }
+            _ => {}
+        }
+    }
+    Ok(cfg)
 }
 
 /// `abfss://container@account.dfs.core.windows.net/a/b` and `az://container/a/b` both map to `a/b`.

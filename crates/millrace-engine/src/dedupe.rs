@@ -118,6 +118,26 @@ struct Shared {
     target_index: HashMap<String, usize>,
 }
 
+/// Spill files live in `<tmp>/millrace-spill/<pid>-<random>/`. A process killed with `kill -9`
+/// cannot remove its own, so each new spill directory first removes those of processes that no
+/// longer exist.
+fn spill_dir() -> std::io::Result<tempfile::TempDir> {
+    let base = std::env::temp_dir().join("millrace-spill");
+    std::fs::create_dir_all(&base)?;
+    if cfg!(target_os = "linux") {
+        for e in std::fs::read_dir(&base)?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            if let Some(pid) = pid {
+                if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+    tempfile::Builder::new().prefix(&format!("{}-", std::process::id())).tempdir_in(base)
+}
+
 pub async fn dedupe(
     ctx: &SessionContext,
     df: DataFrame,
@@ -131,7 +151,7 @@ pub async fn dedupe(
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let text_idx = schema.index_of(text).map_err(err)?;
     let id_idx = schema.index_of(&state.id_field).unwrap_or(0);
-    let dir = tempfile::tempdir().map_err(err)?;
+    let dir = spill_dir().map_err(err)?;
     let mut deduper = Deduper::new(&state.params, Some(dir.path().join("postings"))).map_err(err)?;
     deduper.set_memory_budget_bytes(state.params.memory_budget_mb << 20);
     let sketcher = Arc::new(Sketcher::new(&state.params).map_err(err)?);

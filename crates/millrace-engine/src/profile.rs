@@ -112,12 +112,7 @@ impl OutputProfile {
                 let l = l.as_string::<i32>();
                 for i in 0..l.len() {
                     let k = if l.is_null(i) || l.value(i).is_empty() { "unknown" } else { l.value(i) };
-                    match self.language_mix.get_mut(k) {
-                        Some(n) => *n += 1,
-                        None => {
-                            self.language_mix.insert(k.to_string(), 1);
-                        }
-                    }
+                    count_bounded(&mut self.language_mix, k, 1);
                 }
             }
         }
@@ -128,7 +123,7 @@ impl OutputProfile {
         self.doc_length_chars.merge(&other.doc_length_chars);
         self.tokens_per_doc.merge(&other.tokens_per_doc);
         for (k, v) in &other.language_mix {
-            *self.language_mix.entry(k.clone()).or_default() += v;
+            count_bounded(&mut self.language_mix, k, *v);
         }
         for (k, v) in &other.non_null {
             *self.non_null.entry(k.clone()).or_default() += v;
@@ -141,6 +136,21 @@ impl OutputProfile {
 
     pub fn tokens_histogram(&self) -> Histogram {
         self.tokens_per_doc.histogram()
+    }
+}
+
+/// Distinct `lang` values a profile keeps; the rest count under [`OTHER_LANGUAGES`]. A `lang`
+/// column of arbitrary strings must not grow the report (or memory) with the data.
+pub const MAX_LANGUAGES: usize = 256;
+pub const OTHER_LANGUAGES: &str = "(other)";
+
+fn count_bounded(mix: &mut BTreeMap<String, u64>, k: &str, n: u64) {
+    if let Some(c) = mix.get_mut(k) {
+        *c += n;
+    } else if mix.len() < MAX_LANGUAGES {
+        mix.insert(k.to_string(), n);
+    } else {
+        *mix.entry(OTHER_LANGUAGES.to_string()).or_default() += n;
     }
 }
 
@@ -200,6 +210,12 @@ mod tests {
         assert_eq!(t.edges.last(), Some(&1000.0));
         assert_eq!(t.counts.iter().sum::<u64>(), 2);
         assert_eq!(whole.language_mix, BTreeMap::from([("en".to_string(), 1), ("unknown".to_string(), 2)]));
+        let mut many = BTreeMap::new();
+        for i in 0..10_000 {
+            count_bounded(&mut many, &format!("l{i}"), 1);
+        }
+        assert!(many.len() <= MAX_LANGUAGES + 1);
+        assert_eq!(many.values().sum::<u64>(), 10_000);
         assert_eq!(whole.non_null["text"], 2);
         assert_eq!(whole.non_null["n_tokens"], 2);
         assert_eq!(whole.non_null["lang"], 2);

@@ -64,6 +64,7 @@ fn resolve_sinks(spec: &LoadedSpec, registry: &StoreRegistry) -> Result<Sinks> {
         partition_by: vec![],
         row_group_rows: 0,
         row_group_bytes: 0,
+        max_open_files: 1,
         target_tokens: 0,
         megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(0),
     });

@@ -445,3 +445,99 @@ async fn a_line_over_max_record_bytes_is_rejected_with_its_hash_and_the_rest_is_
     let raw = base64::engine::general_purpose::STANDARD.decode(bin["record_base64"].as_str().unwrap()).unwrap();
     assert_eq!(raw, b"{\"id\":\"bin\",\"text\":\"\xff\xfe\"}".to_vec(), "the exact bytes survive");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_partition_values_keep_a_bounded_number_of_open_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::new();
+    for i in 0..6000 {
+        body.push_str(&format!("{{\"id\":\"{i}\",\"text\":\"t\",\"key\":\"k{}\"}}\n", i % 2000));
+    }
+    std::fs::write(dir.path().join("a.jsonl"), body).unwrap();
+    let out = dir.path().join("out");
+    let s = load(&format!(
+        "name: m\nsource:\n  files: {}\n  id_field: id\nsinks:\n  - jsonl: {}\n    partition_by: [key]\n    max_open_files: 8\n",
+        dir.path().join("a.jsonl").display(),
+        out.display()
+    ));
+    let r = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert!(r.reconciled);
+    let ids = committed_ids(&out);
+    assert_eq!(ids.len(), 6000);
+    let dirs = std::fs::read_dir(&out).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("key=")).count();
+    assert_eq!(dirs, 2000);
+}
+
+/// A TCP proxy in front of the S3 server that can go down: while down it drops every open
+/// connection and refuses new ones, as an unreachable service would.
+async fn outage_proxy(target: std::net::SocketAddr, down: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::net::SocketAddr {
+    use std::sync::atomic::Ordering;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            if down.load(Ordering::SeqCst) {
+                drop(client);
+                continue;
+            }
+            let down = down.clone();
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(target).await else { return };
+                let cut = async {
+                    while !down.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    _ = cut => {}
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_store_outage_of_30_seconds_is_ridden_out() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Ok(ep) = std::env::var("MILLRACE_TEST_S3_ENDPOINT") else {
+        assert!(std::env::var("MILLRACE_REQUIRE_SERVICES").is_err(), "MILLRACE_TEST_S3_ENDPOINT is required");
+        return;
+    };
+    let target: std::net::SocketAddr = ep.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
+    let down = std::sync::Arc::new(AtomicBool::new(false));
+    let proxy = outage_proxy(target, down.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    for k in 0..8 {
+        write_jsonl(&dir.path().join(format!("f{k}.jsonl")), &format!("f{k}-"), 10_000);
+    }
+    let root = format!("s3://millrace-test/outage-{}", uuid::Uuid::new_v4());
+    let s = load(&format!(
+        "name: o\nsource:\n  files: {}\n  id_field: id\n  epoch_bytes: 64KiB\nsinks:\n  - jsonl: {root}/out\nengine:\n  lease_seconds: 120\nstorage:\n  s3:\n    endpoint: http://{proxy}\n    allow_http: true\n    region: us-east-1\n    access_key_id: test\n    secret_access_key: test\n    virtual_hosted_style_request: false\n    retry_timeout: 120s\n",
+        dir.path().join("*.jsonl").display()
+    ));
+    let run = tokio::spawn({
+        let s = s.clone();
+        async move { millrace_engine::run(&s, Default::default()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if run.is_finished() {
+        panic!("the outage must begin mid-run; the run ended with {:?}", run.await.map(|r| r.map(|s| s.rows_written)));
+    }
+    down.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    down.store(false, Ordering::SeqCst);
+    let r = run.await.unwrap().expect("the run rides out the outage");
+    assert!(r.reconciled, "{r:?}");
+    assert_eq!(r.rows_written, 80_000);
+    // Read back through the server directly, by an independent reader.
+    let py = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/check_exactly_once.py"))
+        .args(["jsonl", &format!("{root}/out"), &ep])
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    assert_eq!((v["rows"].as_u64(), v["unique_ids"].as_u64()), (Some(80_000), Some(80_000)), "{v}");
+}

@@ -33,7 +33,17 @@ pub fn interpolate(raw: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
                 });
             }
             match lookup(name).filter(|v| !v.is_empty()).or_else(|| default.map(str::to_string)) {
-                Some(v) => out.push_str(&v),
+                Some(v) => {
+                    let line_start = out.rfind('\n').map(|p| p + 1).unwrap_or(0);
+                    let rest = raw[i + 2 + close + 1..].split('\n').next().unwrap_or("");
+                    let text = substitute(&v, &out[line_start..], rest).map_err(|why| Diagnostic {
+                        line,
+                        column: col,
+                        message: format!("the value of `{name}` {why}"),
+                        hint: Some("quote the value in the spec (\"${NAME}\"), or change the variable".replace("NAME", name)),
+                    })?;
+                    out.push_str(&text);
+                }
                 None => {
                     return Err(Diagnostic {
                         line,
@@ -60,6 +70,98 @@ pub fn interpolate(raw: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
     Ok(out)
 }
 
+/// How a value enters the YAML text: it may only ever become (part of) one scalar, never new
+/// keys, items or documents. Inside quotes it is escaped; as a whole plain scalar it is quoted when
+/// it holds YAML syntax; inside a larger plain scalar, syntax that would end the scalar is refused.
+fn substitute(v: &str, before: &str, after: &str) -> Result<String, &'static str> {
+    if v.contains(['\n', '\r']) {
+        return Err("contains a line break, which would change the spec's structure");
+    }
+    let ctx = context(before);
+    if ctx.comment {
+        return Ok(v.to_string());
+    }
+    if ctx.double {
+        let mut s = String::with_capacity(v.len());
+        for c in v.chars() {
+            match c {
+                '"' => s.push_str("\\\""),
+                '\\' => s.push_str("\\\\"),
+                c if c.is_control() => s.push_str(&format!("\\u{:04x}", c as u32)),
+                c => s.push(c),
+            }
+        }
+        return Ok(s);
+    }
+    if ctx.single {
+        return Ok(v.replace('\'', "''"));
+    }
+    let flow_stops: &[char] = if ctx.flow { &[',', '[', ']', '{', '}'] } else { &[] };
+    let ends_scalar = v.contains(": ") || v.contains(" #") || v.ends_with(':') || v.contains(flow_stops) || v.contains('\t');
+    let lead = before.trim_end();
+    let whole = lead.is_empty() || (lead.ends_with([':', '-']) && before.ends_with(char::is_whitespace)) || lead.ends_with(['{', '[', ',']);
+    let tail = after.trim_start();
+    let whole = whole && (tail.is_empty() || tail.starts_with([',', '}', ']']) || after.starts_with(" #"));
+    let starts_with_indicator = v.starts_with(['-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', ' ']) || v.ends_with(' ');
+    if whole && (ends_scalar || starts_with_indicator) {
+        // A JSON string is a valid YAML double-quoted scalar.
+        return Ok(serde_json::to_string(v).unwrap_or_default());
+    }
+    if ends_scalar || (starts_with_indicator && whole) {
+        return Err("holds YAML syntax (`: `, ` #`, or a flow separator) inside an unquoted value");
+    }
+    Ok(v.to_string())
+}
+
+struct Ctx {
+    double: bool,
+    single: bool,
+    comment: bool,
+    flow: bool,
+}
+
+/// Whether the end of `line` is inside quotes, a comment or a flow collection.
+fn context(line: &str) -> Ctx {
+    let mut c = Ctx { double: false, single: false, comment: false, flow: false };
+    let mut depth = 0i32;
+    let mut prev = ' ';
+    let mut chars = line.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if c.double {
+            match ch {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => c.double = false,
+                _ => {}
+            }
+        } else if c.single {
+            if ch == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                } else {
+                    c.single = false;
+                }
+            }
+        } else {
+            match ch {
+                '"' if prev.is_whitespace() || "[{,:-".contains(prev) => c.double = true,
+                '\'' if prev.is_whitespace() || "[{,:-".contains(prev) => c.single = true,
+                '#' if prev.is_whitespace() => {
+                    c.comment = true;
+                    return c;
+                }
+                '{' | '[' => depth += 1,
+                '}' | ']' => depth -= 1,
+                _ => {}
+            }
+        }
+        prev = ch;
+    }
+    c.flow = depth > 0;
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +174,24 @@ mod tests {
         assert_eq!(interpolate("a: ${NOPE:-d}", &env).unwrap(), "a: d");
         assert_eq!(interpolate("a: $${HOME_DIR}", &env).unwrap(), "a: ${HOME_DIR}");
         assert_eq!(interpolate("é: ${HOME_DIR}", &env).unwrap(), "é: /data");
+    }
+    #[test]
+    fn values_cannot_inject_yaml() {
+        let v = |val: &'static str| move |_: &str| Some(val.to_string());
+        // A line break would add keys: refused, naming the variable, not the value.
+        let e = interpolate("a: ${X}\n", &v("x\nstate: /tmp/evil")).unwrap_err();
+        assert!(e.message.contains("`X`") && !e.message.contains("evil"), "{}", e.message);
+        // A whole plain scalar with YAML syntax is quoted, so it stays one string.
+        assert_eq!(interpolate("a: ${X}\n", &v("p: w #c")).unwrap(), "a: \"p: w #c\"\n");
+        assert_eq!(interpolate("s: { endpoint: ${X}, b: 1 }", &v("http://h:9000, evil: 1")).unwrap(), "s: { endpoint: \"http://h:9000, evil: 1\", b: 1 }");
+        // URLs and plain values are left as they are.
+        assert_eq!(interpolate("a: ${X}/k\n", &v("s3://b")).unwrap(), "a: s3://b/k\n");
+        assert_eq!(interpolate("n: ${X}\n", &v("4")).unwrap(), "n: 4\n");
+        // Inside quotes: escaped.
+        assert_eq!(interpolate("a: \"x ${X}\"\n", &v("q\"\\")).unwrap(), "a: \"x q\\\"\\\\\"\n");
+        assert_eq!(interpolate("a: 'x ${X}'\n", &v("it's")).unwrap(), "a: 'x it''s'\n");
+        // Inside a larger plain scalar, syntax that would end it is refused.
+        assert!(interpolate("a: x${X}y\n", &v("1: 2")).is_err());
     }
     #[test]
     fn missing_variable_is_located() {

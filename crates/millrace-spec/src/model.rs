@@ -386,6 +386,10 @@ pub struct SinkSpec {
     /// held in memory by each writer, so this bounds a sink's memory per output partition.
     #[serde(default, alias = "row_group_size")]
     pub row_group_bytes: Option<ByteSize>,
+    /// Most files one writer keeps open (one per hive partition directory); past it the least
+    /// recently written is closed, so memory and file handles stay bounded.
+    #[serde(default)]
+    pub max_open_files: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

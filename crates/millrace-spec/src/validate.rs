@@ -5,6 +5,9 @@ use crate::{Diagnostic, PipelineSpec, Spanned, Stage};
 
 pub const SCHEMES: &[&str] = &["file", "s3", "s3a", "az", "azure", "abfs", "abfss", "adl", "gs", "http", "https", "memory"];
 
+/// Retry settings every storage block takes (handled by Millrace, not passed as object_store keys).
+const RETRY_KEYS: &[&str] = &["max_retries", "retry_timeout"];
+
 const S3_KEYS: &[&str] = &[
     "endpoint", "endpoint_url", "aws_endpoint", "aws_endpoint_url", "region", "aws_region", "default_region",
     "aws_default_region", "allow_http", "aws_allow_http", "access_key_id", "aws_access_key_id",
@@ -119,7 +122,8 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
         ("gcs", &spec.storage.gcs, GCS_KEYS),
     ] {
         for k in map.keys() {
-            if !keys.contains(&k.to_ascii_lowercase().as_str()) {
+            let k_lower = k.to_ascii_lowercase();
+            if !keys.contains(&k_lower.as_str()) && !RETRY_KEYS.contains(&k_lower.as_str()) {
                 // Map keys carry no span of their own; point at the top of the document's storage block.
                 d.push(Diagnostic {
                     line: 0,

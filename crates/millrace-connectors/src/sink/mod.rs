@@ -30,6 +30,8 @@ pub struct SinkConfig {
     pub partition_by: Vec<String>,
     pub row_group_rows: usize,
     pub row_group_bytes: usize,
+    /// Most files one partition writer keeps open at once (hive partitions).
+    pub max_open_files: usize,
     /// megatron: tokens per shard, and the token id width (from the tokenizer's vocabulary).
     pub target_tokens: u64,
     pub megatron_dtype: millrace_tokenise::MegatronDtype,
@@ -51,6 +53,7 @@ impl SinkConfig {
             partition_by: spec.partition_by.clone(),
             row_group_rows: spec.row_group_rows.unwrap_or(64 * 1024),
             row_group_bytes: spec.row_group_bytes.map(|b| usize::try_from(b.0).unwrap_or(usize::MAX)).unwrap_or(ROW_GROUP_BYTES),
+            max_open_files: spec.max_open_files.unwrap_or(MAX_OPEN_FILES),
             target_tokens: spec.target_tokens.unwrap_or(100_000_000),
             megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(u16::MAX as usize + 1),
         }
@@ -84,6 +87,10 @@ pub struct StagedFile {
 /// zstd-compressed text is still a row group of several thousand documents for readers.
 pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
+/// Default of `max_open_files`: with 16 MiB row groups, at most 512 MiB of Parquet buffers per
+/// writer even when a batch holds thousands of partition values.
+pub const MAX_OPEN_FILES: usize = 32;
+
 pub fn staging_dir(epoch: u64) -> String {
     format!("_staging/epoch-{epoch:06}")
 }
@@ -98,7 +105,9 @@ pub struct PartitionWriter {
     epoch: u64,
     partition: usize,
     seq: usize,
-    open: BTreeMap<String, OpenFile>,
+    /// Open files by partition directory, with the tick of their last write.
+    open: BTreeMap<String, (OpenFile, u64)>,
+    tick: u64,
     done: Vec<StagedFile>,
     /// Schema of written rows (partition columns removed).
     data_schema: Option<SchemaRef>,
@@ -123,7 +132,7 @@ impl OpenFile {
 
 impl PartitionWriter {
     pub fn new(cfg: Arc<SinkConfig>, epoch: u64, partition: usize) -> Self {
-        Self { cfg, epoch, partition, seq: 0, open: BTreeMap::new(), done: Vec::new(), data_schema: None }
+        Self { cfg, epoch, partition, seq: 0, open: BTreeMap::new(), tick: 0, done: Vec::new(), data_schema: None }
     }
 
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -145,10 +154,22 @@ impl PartitionWriter {
 
     async fn write_to(&mut self, dir: &str, batch: RecordBatch) -> Result<()> {
         if !self.open.contains_key(dir) {
+            // Many distinct partition values must not mean as many open files (each Parquet file
+            // buffers a row group): the least recently written one is closed to make room.
+            if self.open.len() >= self.cfg.max_open_files.max(1) {
+                let lru = self.open.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| k.clone());
+                if let Some((f, _)) = lru.and_then(|k| self.open.remove(&k)) {
+                    let staged = close(f).await?;
+                    self.done.extend(staged);
+                }
+            }
             let f = self.new_file(dir, batch.schema()).await?;
-            self.open.insert(dir.to_string(), f);
+            self.open.insert(dir.to_string(), (f, 0));
         }
-        let Some(f) = self.open.get_mut(dir) else { return Ok(()) };
+        self.tick += 1;
+        let tick = self.tick;
+        let Some((f, t)) = self.open.get_mut(dir) else { return Ok(()) };
+        *t = tick;
         match f {
             OpenFile::Parquet(p) => p.write(&batch).await?,
             OpenFile::Jsonl(j) => {
@@ -160,7 +181,7 @@ impl PartitionWriter {
             OpenFile::Megatron(m) => m.write(&batch)?,
         }
         if f.full(&self.cfg) {
-            if let Some(f) = self.open.remove(dir) {
+            if let Some((f, _)) = self.open.remove(dir) {
                 let staged = close(f).await?;
                 self.done.extend(staged);
             }
@@ -187,7 +208,7 @@ impl PartitionWriter {
     /// Closes open files; returns everything this partition staged.
     pub async fn finish(mut self) -> Result<Vec<StagedFile>> {
         let open = std::mem::take(&mut self.open);
-        for (_, f) in open {
+        for (_, (f, _)) in open {
             let staged = close(f).await?;
             self.done.extend(staged);
         }
