@@ -1,18 +1,12 @@
 //! The `pipeline` command: validate, explain, run and check Millrace pipeline specs, and render run
 //! reports.
 //!
-//! Exit codes:
-//! - `validate`: 0 valid, 2 invalid.
-//! - `explain`: 0, 1 runtime error, 2 invalid spec.
-//! - `run`: 0 success; 1 runtime error (including a report that could not be written or checks that
-//!   could not run); 2 invalid spec or arguments; 4 the output was committed but error-severity
-//!   checks failed (or any check warned, with `--fail-on-warn`); 5 conflict: another run holds the
-//!   state's lease (or took it over mid-run), or an output location is owned by another state;
-//!   130 interrupted.
-//! - `check`: 0 every check passed (warnings allowed); 1 warnings only, with `--fail-on-warn`; 2 a
-//!   check failed or could not be evaluated, or the spec is invalid; 3 runtime error (no such sink,
-//!   nothing committed, storage unreachable).
-//! - `report`: 0, 1 when `run.json` cannot be read or the HTML cannot be written.
+//! Exit codes, the same in every subcommand ([`Exit`]): 0 success; 1 runtime error (storage, I/O,
+//! a report or JUnit file that could not be written, checks that could not run); 2 invalid spec or
+//! arguments; 4 the data-quality gate failed (an error-severity check failed or errored, or any check
+//! warned with `--fail-on-warn`; for `run` the output is committed); 5 conflict (another run holds
+//! the state's lease or took it over mid-run, or an output location belongs to another pipeline
+//! state); 130 interrupted.
 
 use clap::{Parser, Subcommand};
 use millrace_engine::checks::{self, CheckOptions, CheckRun, Verdict};
@@ -40,16 +34,22 @@ fn bound_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn bound_allocator() {}
 
-/// `run`: another run holds the state, or an output location belongs to another pipeline state.
-const EXIT_CONFLICT: u8 = 5;
-/// `run`: the output is committed but the gate failed.
-const EXIT_CHECKS_FAILED_AFTER_RUN: u8 = 4;
-/// `check`: only warnings, and `--fail-on-warn` was given.
-const EXIT_CHECK_WARN: u8 = 1;
-/// `check`: a check failed or errored (also an invalid spec).
-const EXIT_CHECK_FAILED: u8 = 2;
-/// `check`: the checks could not run at all.
-const EXIT_CHECK_RUNTIME: u8 = 3;
+/// The one exit-code model of every subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Success = 0,
+    Runtime = 1,
+    Invalid = 2,
+    GateFailed = 4,
+    Conflict = 5,
+    Interrupted = 130,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
 
 #[derive(Parser)]
 #[command(name = "pipeline", version, about = "Millrace: streaming text pipelines for LLM corpora")]
@@ -154,7 +154,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(Exit::Runtime);
         }
     };
     rt.block_on(async_main(cli))
@@ -163,11 +163,11 @@ fn main() -> ExitCode {
 fn load(spec: &Path, set: &[String]) -> Result<millrace_spec::LoadedSpec, ExitCode> {
     let sets = parse_sets(set).map_err(|e| {
         eprintln!("error: {e}");
-        ExitCode::from(2)
+        ExitCode::from(Exit::Invalid)
     })?;
     millrace_spec::load(spec, &sets).map_err(|e| {
         eprintln!("error: {e}");
-        ExitCode::from(2)
+        ExitCode::from(Exit::Invalid)
     })
 }
 
@@ -220,7 +220,7 @@ async fn run(spec_path: &Path, limit: Option<usize>, set: &[String], json: bool,
         Ok(g) => g,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(Exit::Invalid);
         }
     };
     if let Err(e) = gov.start().await {
@@ -233,7 +233,7 @@ async fn run(spec_path: &Path, limit: Option<usize>, set: &[String], json: bool,
             eprintln!("\ninterrupt: stopping; the current epoch will not be committed (Ctrl-C again to abort now)");
             c2.store(true, Ordering::SeqCst);
             if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
+                std::process::exit(Exit::Interrupted as i32);
             }
         }
     });
@@ -274,15 +274,15 @@ async fn run(spec_path: &Path, limit: Option<usize>, set: &[String], json: bool,
             }
             if interrupted {
                 report_finish(&fin, &gate, &s);
-                return ExitCode::from(130);
+                return ExitCode::from(Exit::Interrupted);
             }
             let ok = report_finish(&fin, &gate, &s);
             if fin.check_error.is_some() || fin.report_error.is_some() || !ok {
-                return ExitCode::from(1);
+                return ExitCode::from(Exit::Runtime);
             }
             if fin.checks_failed(gate.fail_on_warn) {
                 eprintln!("error: data-quality checks failed; the output is committed but did not pass the gate");
-                return ExitCode::from(EXIT_CHECKS_FAILED_AFTER_RUN);
+                return ExitCode::from(Exit::GateFailed);
             }
             ExitCode::SUCCESS
         }
@@ -345,7 +345,7 @@ fn write_junit(path: &Path, c: &CheckRun, pipeline: &str) -> bool {
 async fn check(spec_path: &Path, set: &[String], sample: Option<usize>, json: bool, gate: GateArgs) -> ExitCode {
     let s = match load(spec_path, set) {
         Ok(s) => s,
-        Err(_) => return ExitCode::from(EXIT_CHECK_FAILED),
+        Err(c) => return c,
     };
     if s.spec.checks.is_empty() {
         eprintln!("{}: no checks defined (add a `checks:` list)", spec_path.display());
@@ -354,7 +354,7 @@ async fn check(spec_path: &Path, set: &[String], sample: Option<usize>, json: bo
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(EXIT_CHECK_RUNTIME);
+            return ExitCode::from(Exit::Runtime);
         }
     };
     let verdict = checks::verdict(&run.results);
@@ -373,7 +373,7 @@ async fn check(spec_path: &Path, set: &[String], sample: Option<usize>, json: bo
             Ok(j) => println!("{j}"),
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(EXIT_CHECK_RUNTIME);
+                return ExitCode::from(Exit::Runtime);
             }
         }
     } else {
@@ -389,13 +389,13 @@ async fn check(spec_path: &Path, set: &[String], sample: Option<usize>, json: bo
     }
     if let Some(path) = &gate.junit {
         if !write_junit(path, &run, &s.spec.name.value) {
-            return ExitCode::from(EXIT_CHECK_RUNTIME);
+            return ExitCode::from(Exit::Runtime);
         }
     }
     match verdict {
-        Verdict::Fail => ExitCode::from(EXIT_CHECK_FAILED),
-        Verdict::Warn if gate.fail_on_warn => ExitCode::from(EXIT_CHECK_WARN),
-        _ => ExitCode::SUCCESS,
+        Verdict::Fail => ExitCode::from(Exit::GateFailed),
+        Verdict::Warn if gate.fail_on_warn => ExitCode::from(Exit::GateFailed),
+        _ => ExitCode::from(Exit::Success),
     }
 }
 
@@ -404,7 +404,7 @@ async fn report(run_json: &str, output: Option<PathBuf>) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(Exit::Runtime);
         }
     };
     let out = output.unwrap_or_else(|| {
@@ -414,7 +414,7 @@ async fn report(run_json: &str, output: Option<PathBuf>) -> ExitCode {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         if let Err(e) = std::fs::create_dir_all(parent) {
             eprintln!("error: cannot create {}: {e}", parent.display());
-            return ExitCode::from(1);
+            return ExitCode::from(Exit::Runtime);
         }
     }
     match std::fs::write(&out, millrace_report::render_html(&report)) {
@@ -424,7 +424,7 @@ async fn report(run_json: &str, output: Option<PathBuf>) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: cannot write {}: {e}", out.display());
-            ExitCode::from(1)
+            ExitCode::from(Exit::Runtime)
         }
     }
 }
@@ -439,9 +439,9 @@ fn fail(e: millrace_engine::EngineError) -> ExitCode {
         src = s.source();
     }
     match e {
-        EngineError::Spec(_) => ExitCode::from(2),
-        EngineError::Interrupted { .. } => ExitCode::from(130),
-        EngineError::Connector(ConnectorError::Conflict { .. } | ConnectorError::Fenced { .. }) => ExitCode::from(EXIT_CONFLICT),
-        _ => ExitCode::from(1),
+        EngineError::Spec(_) => ExitCode::from(Exit::Invalid),
+        EngineError::Interrupted { .. } => ExitCode::from(Exit::Interrupted),
+        EngineError::Connector(ConnectorError::Conflict { .. } | ConnectorError::Fenced { .. }) => ExitCode::from(Exit::Conflict),
+        _ => ExitCode::from(Exit::Runtime),
     }
 }

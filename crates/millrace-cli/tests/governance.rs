@@ -149,10 +149,10 @@ fn ci_gate_passes_the_clean_corpus_and_fails_the_defective_one() {
 
     // `check` alone reaches the same verdict, and `--sample` checks fewer rows.
     let o = gate("check", DEFECTS, &bad, &["--json"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert_eq!(json_out(&o)["verdict"], "fail");
     let o = gate("check", DEFECTS, &bad, &["--json", "--sample", "10"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let c = json_out(&o);
     assert_eq!(c["sampled_rows"], 10);
     let rc = c["checks"].as_array().unwrap().iter().find(|c| c["name"] == "row_count").unwrap().clone();
@@ -191,13 +191,13 @@ fn warnings_errors_thresholds_and_runtime_failures_have_their_exit_codes() {
     // Nothing committed yet: a runtime error, not a verdict.
     let spec = spec_with(tmp.path(), &sink, "  - row_count: {}\n");
     let o = check_spec(&spec, &[]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("no committed output"), "{}", stderr(&o));
 
     let o = bin().arg("run").arg(&spec).arg("--quiet").output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = check_spec(&spec, &["--target", "nosuch"]);
-    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no sink named `nosuch`") && stderr(&o).contains("corpus"), "{}", stderr(&o));
 
     // Warnings only: exit 0, or 1 with --fail-on-warn.
@@ -205,7 +205,7 @@ fn warnings_errors_thresholds_and_runtime_failures_have_their_exit_codes() {
     let o = check_spec(&spec, &["--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(json_out(&o)["verdict"], "warn");
-    assert_eq!(check_spec(&spec, &["--fail-on-warn"]).status.code(), Some(1));
+    assert_eq!(check_spec(&spec, &["--fail-on-warn"]).status.code(), Some(4));
 
     // dbt-style thresholds on the failing-row count: 57 repeated languages warn, not fail.
     let spec = spec_with(tmp.path(), &sink, "  - unique: [lang]\n    warn_if: \"> 0\"\n    error_if: \"> 100\"\n  - unique: lang\n    name: lang_mostly_unique\n    error_if: \"> 50%\"\n");
@@ -215,7 +215,7 @@ fn warnings_errors_thresholds_and_runtime_failures_have_their_exit_codes() {
     assert_eq!(c["checks"][0]["failing_rows"], 57);
     assert_eq!(c["checks"][0]["threshold"], json!({"error_if": "> 100", "warn_if": "> 0"}));
     assert_eq!(c["checks"][1]["status"], "fail", "57 of 60 is over 50%: {c}");
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(4));
 
     // Checks that cannot be evaluated are errors, never passes.
     let spec = spec_with(
@@ -224,7 +224,7 @@ fn warnings_errors_thresholds_and_runtime_failures_have_their_exit_codes() {
         "  - not_null: [no_such_column]\n  - sql: { name: broken, query: \"SELECT FROM WHERE\" }\n  - regex: { column: n_words, pattern: x }\n  - sql: { name: two_rows, query: \"SELECT id FROM output LIMIT 2\", max: 1 }\n  - schema: { n_words: Strng }\n",
     );
     let o = check_spec(&spec, &["--json"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let c = json_out(&o);
     let st: Vec<&str> = c["checks"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(st, ["error", "error", "error", "error", "fail"], "{c}");
@@ -233,7 +233,7 @@ fn warnings_errors_thresholds_and_runtime_failures_have_their_exit_codes() {
     assert!(c["checks"][4]["message"].as_str().unwrap().contains("not an Arrow type"), "{c}");
     let junit_path = tmp.path().join("errors.xml");
     let o = check_spec(&spec, &["--junit", junit_path.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(4));
     let (tests, failures, errors, _, _) = junit(&junit_path);
     assert_eq!((tests, failures, errors), (5, 1, 4));
     let table = String::from_utf8_lossy(&o.stdout);

@@ -1,6 +1,8 @@
 //! Whole pipelines through the engine: the FineWeb-style example ending in Megatron shards (read back
 //! by numpy and compared with Python `tokenizers`), and dedupe determinism and its persistent index.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -53,20 +55,7 @@ fn dedupe_spec(input: &Path, out: &Path, threads: usize, index: Option<&Path>) -
     ))
 }
 
-fn kept_ids(out: &Path) -> Vec<String> {
-    let mut ids = Vec::new();
-    for e in std::fs::read_dir(out.join("_manifest")).unwrap() {
-        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
-        for f in m["files"].as_array().unwrap() {
-            for l in std::fs::read_to_string(out.join(f["path"].as_str().unwrap())).unwrap().lines() {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                ids.push(v["id"].as_str().unwrap().to_string());
-            }
-        }
-    }
-    ids.sort();
-    ids
-}
+use common::committed_ids as kept_ids;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dedupe_is_deterministic_across_threads_and_uses_its_index_across_runs() {

@@ -3,6 +3,9 @@
 //! appended file, a bad file, hive paths encoded twice, SQL that writes, an empty glob) and shows
 //! what happens now. Outputs are read back from disk, not from the run's own counters.
 
+mod common;
+
+use common::{committed_ids, read_rejects};
 use millrace_connectors::ConnectorError;
 use millrace_connectors::ownership::Lease;
 use millrace_connectors::store::StoreRegistry;
@@ -27,23 +30,6 @@ fn write_jsonl(path: &Path, prefix: &str, n: usize) {
 
 fn spec(src: &str, out: &Path, extra: &str) -> millrace_spec::LoadedSpec {
     load(&format!("name: r\nsource:\n  files: {src}\n  id_field: id\n{extra}sinks:\n  - jsonl: {}\n", out.display()))
-}
-
-/// Ids of every row the sink's manifests list, read from the files themselves.
-fn committed_ids(out: &Path) -> Vec<String> {
-    let mut ids = Vec::new();
-    let Ok(dir) = std::fs::read_dir(out.join("_manifest")) else { return ids };
-    for e in dir {
-        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
-        for f in m["files"].as_array().unwrap() {
-            for l in std::fs::read_to_string(out.join(f["path"].as_str().unwrap())).unwrap().lines() {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                ids.push(v["id"].as_str().unwrap().to_string());
-            }
-        }
-    }
-    ids.sort();
-    ids
 }
 
 /// Every id exactly once.
@@ -276,9 +262,11 @@ async fn a_truncated_archive_is_quarantined_and_the_run_goes_on() {
     assert_eq!(r.rejects_by_reason.get("unreadable_unit"), Some(&1), "{:?}", r.rejects_by_reason);
     let ids = committed_ids(&out);
     assert_eq!(ids.iter().filter(|i| i.starts_with('g')).count(), 1000, "the good file is whole");
-    let rejects = std::fs::read_dir(out.join("_rejects")).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"));
-    let text: String = rejects.map(|e| std::fs::read_to_string(e.path()).unwrap()).collect();
-    assert!(text.contains("bad.jsonl.zst") && text.contains("unreadable_unit"), "{text}");
+    let rejects = read_rejects(&out);
+    assert!(
+        rejects.iter().any(|r| r["source"].as_str().unwrap_or("").contains("bad.jsonl.zst") && r["reason"].as_str().unwrap_or("").starts_with("unreadable_unit")),
+        "{rejects:?}"
+    );
     // `on_error: fail` stops instead, naming the file.
     let out2 = dir.path().join("out2");
     let e = millrace_engine::run(&spec(&src, &out2, "  on_error: fail\n"), Default::default()).await.expect_err("on_error: fail");
@@ -428,12 +416,7 @@ async fn a_line_over_max_record_bytes_is_rejected_with_its_hash_and_the_rest_is_
     let r = millrace_engine::run(&s, Default::default()).await.unwrap();
     assert!(r.reconciled, "{r:?}");
     assert_exactly_once(&out, 2000);
-    let rejects: Vec<serde_json::Value> = std::fs::read_dir(out.join("_rejects"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
-        .flat_map(|e| std::fs::read_to_string(e.path()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<_>>())
-        .collect();
+    let rejects = read_rejects(&out);
     let big = rejects.iter().find(|r| r["reason"].as_str().unwrap().starts_with("record_too_large")).expect("oversized reject");
     let mut full = huge.into_bytes();
     full.push(b'\n');
@@ -540,4 +523,28 @@ async fn an_object_store_outage_of_30_seconds_is_ridden_out() {
     assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
     let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
     assert_eq!((v["rows"].as_u64(), v["unique_ids"].as_u64()), (Some(80_000), Some(80_000)), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_first_file_does_not_stop_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-empty.jsonl"), "").unwrap();
+    write_jsonl(&dir.path().join("b.jsonl"), "b", 50);
+    let out = dir.path().join("out");
+    let r = millrace_engine::run(&spec(&dir.path().join("*.jsonl").display().to_string(), &out, ""), Default::default()).await.unwrap();
+    assert!(r.reconciled);
+    assert_exactly_once(&out, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_parquet_file_is_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/parquet");
+    std::fs::copy(corpus.join("small.parquet"), dir.path().join("a.parquet")).unwrap();
+    std::fs::copy(corpus.join("truncated.parquet"), dir.path().join("b.parquet")).unwrap();
+    let out = dir.path().join("out");
+    let r = millrace_engine::run(&spec(&dir.path().join("*.parquet").display().to_string(), &out, ""), Default::default()).await.unwrap();
+    assert!(r.reconciled, "{r:?}");
+    assert_eq!(r.rejects_by_reason.get("unreadable_unit"), Some(&1), "{:?}", r.rejects_by_reason);
+    assert_eq!(r.rows_written, 2, "the good file's rows with text");
 }

@@ -52,3 +52,18 @@ fn overrides_are_type_checked() {
     let e = millrace_spec::load_str(text, "x.yaml", &[("engine.threads".into(), "many".into())]).unwrap_err();
     assert!(e.to_string().contains("engine.threads"), "{e}");
 }
+
+/// The spec fuzz target's committed inputs (fuzz/corpus/spec/): each parses or fails with
+/// located diagnostics, and interpolating any value into it never panics.
+#[test]
+fn fuzz_corpus_replays_without_panics() {
+    let mut n = 0;
+    for e in std::fs::read_dir(root().join("fuzz/corpus/spec")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        let value = text.lines().next().unwrap_or("").to_string();
+        let _ = millrace_spec::interpolate(&text, &|_| Some(value.clone()));
+        let _ = millrace_spec::load_str(&text, "fuzz.yaml", &[]);
+        n += 1;
+    }
+    assert!(n >= 10);
+}

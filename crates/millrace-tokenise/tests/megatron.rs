@@ -379,3 +379,17 @@ fn python_numpy_reader_agrees() {
         .unwrap();
     assert!(!out.status.success(), "checker accepted a wrong id");
 }
+
+/// The `.idx` fuzz target's committed inputs (fuzz/corpus/megatron_idx/): read or refused, never a
+/// panic; the well-formed one reads back its three documents.
+#[test]
+fn fuzz_corpus_replays_without_panics() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/megatron_idx");
+    let mut docs = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        if let Ok(i) = read_idx(&std::fs::read(e.unwrap().path()).unwrap()) {
+            docs += i.len();
+        }
+    }
+    assert_eq!(docs, 3);
+}

@@ -253,23 +253,8 @@ fn file_schema(names: &[String], run: &SchemaRef) -> SchemaRef {
 }
 
 fn decode(own: &SchemaRef, delimiter: u8, raw: &[u8], rows: usize) -> std::result::Result<RecordBatch, String> {
-    let mut d = ReaderBuilder::new(own.clone()).with_header(false).with_delimiter(delimiter).with_batch_size(rows.max(1)).build_decoder();
-    let mut off = 0;
-    let mut out = Vec::new();
-    while off < raw.len() {
-        let n = d.decode(&raw[off..]).map_err(|e| e.to_string())?;
-        if n == 0 {
-            match d.flush().map_err(|e| e.to_string())? {
-                Some(b) => out.push(b),
-                None => break,
-            }
-        }
-        off += n;
-    }
-    if let Some(b) = d.flush().map_err(|e| e.to_string())? {
-        out.push(b);
-    }
-    arrow::compute::concat_batches(own, &out).map_err(|e| e.to_string())
+    let d = ReaderBuilder::new(own.clone()).with_header(false).with_delimiter(delimiter).with_batch_size(rows.max(1)).build_decoder();
+    super::decode_all(d, raw, own)
 }
 
 /// Decodes the chunk (record by record when the bulk decode fails, so only bad records are

@@ -148,27 +148,12 @@ fn with_ids(ctx: &UnitCtx<'_>, b: RecordBatch, pos: &[(Option<u64>, u64)]) -> Re
 }
 
 fn decode(ctx: &UnitCtx<'_>, buf: &[u8], rows: usize) -> std::result::Result<RecordBatch, String> {
-    let mut d = ReaderBuilder::new(ctx.schema.clone())
+    let d = ReaderBuilder::new(ctx.schema.clone())
         .with_coerce_primitive(true)
         .with_batch_size(rows.max(1))
         .build_decoder()
         .map_err(|e| e.to_string())?;
-    let mut off = 0;
-    let mut out = Vec::new();
-    while off < buf.len() {
-        let n = d.decode(&buf[off..]).map_err(|e| e.to_string())?;
-        if n == 0 {
-            match d.flush().map_err(|e| e.to_string())? {
-                Some(b) => out.push(b),
-                None => break,
-            }
-        }
-        off += n;
-    }
-    if let Some(b) = d.flush().map_err(|e| e.to_string())? {
-        out.push(b);
-    }
-    arrow::compute::concat_batches(ctx.schema, &out).map_err(|e| e.to_string())
+    super::decode_all(d, buf, ctx.schema)
 }
 
 /// Checks that a line is one JSON object whose `field` is a string, without building a value tree.

@@ -1,0 +1,33 @@
+//! Helpers shared by the engine's test binaries: reading a sink's committed output and rejects back
+//! from disk, as an independent reader would (the manifests, then the files they list).
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+/// Ids of every row the sink's manifests list, read from the files themselves.
+pub fn committed_ids(out: &Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    let Ok(dir) = std::fs::read_dir(out.join("_manifest")) else { return ids };
+    for e in dir {
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+        for f in m["files"].as_array().unwrap() {
+            for l in std::fs::read_to_string(out.join(f["path"].as_str().unwrap())).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                ids.push(v["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// Every reject record committed under `<out>/_rejects/`.
+pub fn read_rejects(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_dir(out.join("_rejects"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .flat_map(|e| std::fs::read_to_string(e.path()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<_>>())
+        .collect()
+}
