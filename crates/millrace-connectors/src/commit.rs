@@ -94,7 +94,14 @@ pub async fn publish(
     for mut f in files {
         if let Some(staging) = f.staging.take() {
             let dest = base.child(&f.path);
-            rename(base, &staging, &dest.path).await.map_err(|e| storage("publish", &base.url_of(&staging), e))?;
+            rename(base, &staging, &dest.path).await.map_err(|e| match e {
+                // Repair removed every file this state's records list, so what is in the way is not ours.
+                object_store::Error::AlreadyExists { .. } => ConnectorError::Conflict {
+                    url: dest.url(),
+                    message: "a file this pipeline did not write is in the way of a published file; move it away (nothing was overwritten)".into(),
+                },
+                e => storage("publish", &base.url_of(&staging), e),
+            })?;
         }
         published.push(f);
     }
@@ -235,9 +242,14 @@ async fn read_all<T: for<'de> Deserialize<'de>>(dir: &Location) -> Result<Vec<T>
     Ok(out)
 }
 
-/// Removes what runs of this state left half-done: files listed in pending records and manifests of
-/// epochs after `last_committed`, those manifests and records, and the staging area of every owned
-/// output location in `outputs`. `resolve` opens a recorded sink URL. Returns the objects removed.
+/// Removes what runs of this state left half-done: the files that pending records of epochs after
+/// `last_committed` list, with those epochs' manifests and the records themselves, and the staging
+/// area of every owned output location in `outputs`. `resolve` opens a recorded sink URL. Returns the
+/// objects removed.
+///
+/// A manifest of an epoch after the last checkpoint that no pending record covers cannot be proven
+/// uncommitted: the state was deleted or replaced (or a crash of a version that wrote no pending
+/// records). Nothing is deleted then, and the run stops with [`ConnectorError::Conflict`].
 pub async fn repair(
     state: &Location,
     outputs: &[Location],
@@ -245,8 +257,29 @@ pub async fn repair(
     resolve: impl Fn(&str) -> Result<Location>,
 ) -> Result<usize> {
     let after = |e: u64| last_committed.is_none_or(|l| e > l);
-    let mut removed = 0;
     let pendings: Vec<PendingCommit> = read_all(&state.child("pending")).await?;
+    let covered: std::collections::HashSet<(String, u64)> = pendings
+        .iter()
+        .filter(|p| after(p.epoch))
+        .flat_map(|p| p.sinks.iter().map(move |s| (s.url.trim_end_matches('/').to_string(), p.epoch)))
+        .collect();
+    for base in outputs {
+        for m in read_all::<EpochManifest>(&base.child("_manifest")).await? {
+            if after(m.epoch) && !covered.contains(&(base.url().trim_end_matches('/').to_string(), m.epoch)) {
+                let since = last_committed.map(|l| format!("after its last checkpoint (epoch {l})")).unwrap_or_else(|| "and has no checkpoints".into());
+                return Err(ConnectorError::Conflict {
+                    url: base.url(),
+                    message: format!(
+                        "epoch {} is committed here (its manifest lists {} files), but this pipeline's state {} {since} and no record of that epoch: the state was deleted or replaced. Restore it, or empty this location to start over; nothing was deleted",
+                        m.epoch,
+                        m.files.len(),
+                        state.url()
+                    ),
+                });
+            }
+        }
+    }
+    let mut removed = 0;
     for p in &pendings {
         if after(p.epoch) {
             for s in &p.sinks {
@@ -260,16 +293,6 @@ pub async fn repair(
         delete_pending(state, p.epoch).await?;
     }
     for base in outputs {
-        // A crash after a manifest but before its checkpoint (or a run of an earlier version, which
-        // wrote no pending record): the manifest lists what the epoch published.
-        for m in read_all::<EpochManifest>(&base.child("_manifest")).await? {
-            if after(m.epoch) {
-                for f in &m.files {
-                    removed += delete_if_present(&base.child(&f.path)).await?;
-                }
-                removed += delete_if_present(&manifest_path(base, m.epoch)).await?;
-            }
-        }
         removed += delete_prefix(&base.child("_staging")).await?;
         if let Some(dir) = base.child("_staging").local_path() {
             // Local listings skip some names (`part-…#1`); the directory itself is ours to empty.
@@ -292,11 +315,17 @@ async fn delete(store: &std::sync::Arc<dyn object_store::ObjectStore>, path: &Pa
     crate::store::retrying(|| store.delete(path)).await
 }
 
-/// Moves a staged file into place: an atomic rename on local disk; a copy (repeatable) then a
-/// delete elsewhere, each retried through outages.
+/// Moves a staged file into place, never over an existing file (`AlreadyExists`): an atomic
+/// rename-if-absent on local disk; elsewhere a check, then a copy (repeatable) and a delete, each
+/// retried through outages (the lease makes this run the only writer, so the check cannot race).
 async fn rename(base: &Location, from: &Path, to: &Path) -> object_store::Result<()> {
     if base.local_path().is_some() {
-        return base.store.rename(from, to).await;
+        return base.store.rename_if_not_exists(from, to).await;
+    }
+    match crate::store::retrying(|| base.store.head(to)).await {
+        Ok(_) => return Err(object_store::Error::AlreadyExists { path: to.to_string(), source: "published file exists".into() }),
+        Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(e),
     }
     crate::store::retrying(|| base.store.copy(from, to)).await?;
     match delete(&base.store, from).await {

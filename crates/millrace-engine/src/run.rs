@@ -141,6 +141,12 @@ async fn run_leased(
     let epochs = source::plan_epochs(work.units, spec.spec.source.epoch_bytes.0);
     let total_bytes: u64 = epochs.iter().flatten().map(WorkUnit::bytes).sum();
 
+    // A pipeline that redacts PII redacts it in what it rejects too (a row may be rejected before
+    // the redact stage sees it).
+    let pii: Option<Arc<millrace_text::PiiParams>> = spec.spec.stages.iter().find_map(|s| match &s.value {
+        millrace_spec::Stage::RedactPii(p) => Some(Arc::new(p.clone())),
+        _ => None,
+    });
     let metrics = Arc::new(SourceMetrics::default());
     let progress = opts.progress.then(|| crate::progress::Progress::start(total_bytes, metrics.clone()));
     let mut summary = RunSummary {
@@ -175,7 +181,7 @@ async fn run_leased(
         let before_rej = metrics.rows_rejected.load(Ordering::Relaxed);
         let counters = Arc::new(EpochCounters::default());
         let (rejects_tx, rejects_rx) = RejectSender::new(1024);
-        let reject_task = tokio::spawn(write_rejects(sinks.rejects.clone(), epoch, rejects_rx));
+        let reject_task = tokio::spawn(write_rejects(sinks.rejects.clone(), epoch, rejects_rx, pii.clone()));
         let reject_slot = Arc::new(std::sync::Mutex::new(Some(rejects_tx.clone())));
 
         let parts = source::assign_partitions(&units, threads)
@@ -348,12 +354,20 @@ async fn write_rejects(
     cfg: Arc<SinkConfig>,
     epoch: u64,
     mut rx: tokio::sync::mpsc::Receiver<Reject>,
+    pii: Option<Arc<millrace_text::PiiParams>>,
 ) -> Result<(Vec<StagedFile>, BTreeMap<String, u64>)> {
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
     let mut file: Option<JsonlFile> = None;
     let mut buf = Vec::new();
     let mut rows = 0;
-    while let Some(r) = rx.recv().await {
+    while let Some(mut r) = rx.recv().await {
+        if let Some(p) = &pii {
+            if let std::borrow::Cow::Owned(t) = millrace_text::redact_pii(&r.record, p).text {
+                r.record = t;
+                // The raw bytes would carry what was just redacted.
+                r.record_base64 = None;
+            }
+        }
         let key = r.reason.split(": ").next().unwrap_or("").to_string();
         *by_reason.entry(key).or_default() += 1;
         serde_json::to_writer(&mut buf, &r).map_err(|e| EngineError::Epoch { epoch, message: e.to_string() })?;

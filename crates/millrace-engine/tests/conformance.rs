@@ -190,6 +190,15 @@ async fn conformance(b: &Backend) {
     let last = commit::read_checkpoints(&reg.resolve(&format!("{out}/_millrace")).unwrap()).await.unwrap().iter().map(|c| c.epoch).max().unwrap();
     let ghost = base.child(&format!("part-{:06}-000-0000.parquet", last + 1));
     ghost.store.put(&ghost.path, PutPayload::from(parquet_bytes(&docs("ghost", 3)))).await.unwrap();
+    // A run publishes only after recording what it publishes (and repair deletes only what such a
+    // record lists), so the crash leaves that record behind as well.
+    let state = reg.resolve(&format!("{out}/_millrace")).unwrap();
+    let pending = commit::PendingCommit {
+        epoch: last + 1,
+        run_id: "crashed".into(),
+        sinks: vec![commit::PendingSink { url: base.url(), files: vec![format!("part-{:06}-000-0000.parquet", last + 1)] }],
+    };
+    commit::write_pending(&state, &pending).await.unwrap();
     let stray = base.child("_staging/epoch-000099/part-000099-000-0000.parquet");
     stray.store.put(&stray.path, PutPayload::from(vec![1, 2, 3])).await.unwrap();
     let e = docs("e", 4);

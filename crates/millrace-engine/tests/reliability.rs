@@ -548,3 +548,77 @@ async fn a_corrupt_parquet_file_is_quarantined() {
     assert_eq!(r.rejects_by_reason.get("unreadable_unit"), Some(&1), "{:?}", r.rejects_by_reason);
     assert_eq!(r.rows_written, 2, "the good file's rows with text");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fraction_in_an_integer_column_is_rejected_not_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::new();
+    // Past the schema sample (1000 records), so `n` is inferred as an integer column.
+    for i in 0..1200 {
+        body.push_str(&format!("{{\"id\":\"{i}\",\"text\":\"t\",\"n\":{i}}}\n"));
+    }
+    body.push_str("{\"id\":\"frac\",\"text\":\"t\",\"n\":1.9}\n");
+    std::fs::write(dir.path().join("a.jsonl"), body).unwrap();
+    let out = dir.path().join("out");
+    let r = millrace_engine::run(&spec(&dir.path().join("a.jsonl").display().to_string(), &out, ""), Default::default()).await.unwrap();
+    assert!(r.reconciled);
+    assert_eq!(r.rejects_by_reason.get("schema_mismatch"), Some(&1), "{:?}", r.rejects_by_reason);
+    assert_exactly_once(&out, 1200);
+    assert!(!committed_ids(&out).contains(&"frac".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejects_are_redacted_when_the_pipeline_redacts_pii() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.jsonl"),
+        "{\"id\":\"1\",\"text\":\"write to jane.doe@example.com\"}\n{\"id\":\"2\",\"text\": broken json jane.doe@example.com\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let s = spec(&dir.path().join("a.jsonl").display().to_string(), &out, "stages:\n  - redact_pii: { mode: redact }\n");
+    let r = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert!(r.reconciled);
+    let rejects = read_rejects(&out);
+    assert_eq!(rejects.len(), 1);
+    let rec = rejects[0]["record"].as_str().unwrap();
+    assert!(!rec.contains("jane.doe@example.com") && rec.contains("<EMAIL>"), "{rec}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_state_does_not_delete_committed_output() {
+    let dir = tempfile::tempdir().unwrap();
+    write_jsonl(&dir.path().join("a.jsonl"), "a", 300);
+    let out = dir.path().join("out");
+    let s = spec(&dir.path().join("a.jsonl").display().to_string(), &out, "  epoch_bytes: 8KiB\n");
+    millrace_engine::run(&s, Default::default()).await.unwrap();
+    std::fs::remove_dir_all(out.join("_millrace/checkpoints")).unwrap();
+    let before: Vec<String> = files_under(&out).into_iter().filter(|f| !f.starts_with("_millrace")).collect();
+    let e = millrace_engine::run(&s, Default::default()).await.expect_err("the state is gone");
+    assert!(is_conflict(&e) && e.to_string().contains("state was deleted"), "{e}");
+    let after: Vec<String> = files_under(&out).into_iter().filter(|f| !f.starts_with("_millrace")).collect();
+    assert_eq!(before, after, "nothing deleted");
+    assert_exactly_once(&out, 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_file_in_the_way_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    write_jsonl(&dir.path().join("a.jsonl"), "a", 100);
+    let out = dir.path().join("out");
+    let s = load(&format!(
+        "name: r\nsource:\n  files: {}\n  id_field: id\n  epoch_bytes: 2KiB\n  split_bytes: 2KiB\nsinks:\n  - jsonl: {}\nengine:\n  threads: 1\n",
+        dir.path().join("a.jsonl").display(),
+        out.display()
+    ));
+    let scenario = fail::FailScenario::setup();
+    fail::cfg("before-checkpoint", "1*off->return").unwrap();
+    millrace_engine::run(&s, Default::default()).await.expect_err("injected crash in epoch 1");
+    fail::remove("before-checkpoint");
+    scenario.teardown();
+    // A user drops a file exactly where epoch 2 will publish.
+    std::fs::write(out.join("part-000002-000-0000.jsonl"), "mine\n").unwrap();
+    let e = millrace_engine::run(&s, Default::default()).await.expect_err("the file is in the way");
+    assert!(is_conflict(&e), "{e}");
+    assert_eq!(std::fs::read_to_string(out.join("part-000002-000-0000.jsonl")).unwrap(), "mine\n");
+}

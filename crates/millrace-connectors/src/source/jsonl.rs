@@ -59,6 +59,8 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
         pos += l.consumed;
     }
     let max = ctx.opts.max_record_bytes;
+    // arrow-json casts 1.9 to 1 in an integer column: such values are checked here and rejected.
+    let ints: Vec<&str> = ctx.schema.fields().iter().filter(|f| f.data_type().is_integer()).map(|f| f.name().as_str()).collect();
     let mut line_no = 0u64;
     let mut p = Pending { buf: Vec::with_capacity(ctx.opts.batch_bytes.min(64 << 20)), pos: Vec::new() };
     while pos < end {
@@ -86,7 +88,7 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
             ctx.reject(ln, Some(offset), format!("invalid_utf8: {e}"), rec).await;
             continue;
         }
-        if let Err(reason) = probe(rec, &ctx.opts.text_field) {
+        if let Err(reason) = probe_with(rec, &ctx.opts.text_field, &ints) {
             ctx.reject(ln, Some(offset), reason, rec).await;
             continue;
         }
@@ -158,13 +160,21 @@ fn decode(ctx: &UnitCtx<'_>, buf: &[u8], rows: usize) -> std::result::Result<Rec
 
 /// Checks that a line is one JSON object whose `field` is a string, without building a value tree.
 pub(crate) fn probe(rec: &[u8], field: &str) -> std::result::Result<(), String> {
+    probe_with(rec, field, &[])
+}
+
+/// [`probe`], also checking that the fields in `ints` hold whole numbers (or null).
+pub(crate) fn probe_with(rec: &[u8], field: &str, ints: &[&str]) -> std::result::Result<(), String> {
     let first = rec.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
         return Err("not_an_object: a JSONL record must be a JSON object".into());
     }
     let mut de = serde_json::Deserializer::from_slice(rec);
-    let state = ProbeSeed { field }.deserialize(&mut de).map_err(|e| format!("invalid_json: {e}"))?;
+    let (state, not_int) = ProbeSeed { field, ints }.deserialize(&mut de).map_err(|e| format!("invalid_json: {e}"))?;
     de.end().map_err(|e| format!("invalid_json: {e}"))?;
+    if let Some(name) = not_int {
+        return Err(format!("schema_mismatch: `{name}` is not a whole number, and the column is an integer column"));
+    }
     match state {
         TextState::Ok => Ok(()),
         TextState::Missing => Err(format!("missing_text_field: no `{field}`")),
@@ -182,47 +192,110 @@ enum TextState {
 
 struct ProbeSeed<'a> {
     field: &'a str,
+    ints: &'a [&'a str],
 }
 
 impl<'de> DeserializeSeed<'de> for ProbeSeed<'_> {
-    type Value = TextState;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<TextState, D::Error> {
+    type Value = (TextState, Option<String>);
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for ProbeSeed<'_> {
-    type Value = TextState;
+    type Value = (TextState, Option<String>);
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<TextState, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
         let mut state = TextState::Missing;
-        while let Some(is_field) = map.next_key_seed(KeyIs(self.field))? {
-            if is_field {
-                state = map.next_value::<StrCheck>()?.0;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+        let mut not_int = None;
+        while let Some(key) = map.next_key_seed(KeyIs(self.field, self.ints))? {
+            match key {
+                Key::Text => state = map.next_value::<StrCheck>()?.0,
+                Key::Int(i) => {
+                    if !map.next_value::<IntCheck>()?.0 && not_int.is_none() {
+                        not_int = Some(self.ints[i].to_string());
+                    }
+                }
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        Ok(state)
+        Ok((state, not_int))
     }
 }
 
-struct KeyIs<'a>(&'a str);
+enum Key {
+    Text,
+    Int(usize),
+    Other,
+}
+
+struct KeyIs<'a>(&'a str, &'a [&'a str]);
 impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
-    type Value = bool;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<bool, D::Error> {
+    type Value = Key;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Key, D::Error> {
         d.deserialize_str(self)
     }
 }
 impl<'de> Visitor<'de> for KeyIs<'_> {
-    type Value = bool;
+    type Value = Key;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a key")
     }
-    fn visit_str<E>(self, v: &str) -> std::result::Result<bool, E> {
-        Ok(v == self.0)
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Key, E> {
+        Ok(if v == self.0 {
+            Key::Text
+        } else {
+            match self.1.iter().position(|k| *k == v) {
+                Some(i) => Key::Int(i),
+                None => Key::Other,
+            }
+        })
+    }
+}
+
+/// Whether a value can go into an integer column unchanged: a whole number, null, or anything that
+/// is not a number (arrow-json then decides, and a string that is no integer fails decoding).
+struct IntCheck(bool);
+impl<'de> serde::Deserialize<'de> for IntCheck {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(IntVisitor)
+    }
+}
+struct IntVisitor;
+impl<'de> Visitor<'de> for IntVisitor {
+    type Value = IntCheck;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<IntCheck, E> {
+        Ok(IntCheck(v.fract() == 0.0 && v.abs() < 9.0e15))
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<IntCheck, E> {
+        Ok(IntCheck(true))
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<IntCheck, E> {
+        Ok(IntCheck(true))
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<IntCheck, E> {
+        Ok(IntCheck(true))
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<IntCheck, E> {
+        Ok(IntCheck(true))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<IntCheck, E> {
+        Ok(IntCheck(true))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<IntCheck, A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(IntCheck(true))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> std::result::Result<IntCheck, A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(IntCheck(true))
     }
 }
 
@@ -279,5 +352,9 @@ mod tests {
         assert!(probe(br#"{"text":"a""#, "text").unwrap_err().starts_with("invalid_json"));
         assert!(probe(br#"{"text":"a"} x"#, "text").unwrap_err().starts_with("invalid_json"));
         assert!(probe(br#"[1,2]"#, "text").unwrap_err().starts_with("not_an_object"));
+        // A fraction in an integer column would be truncated by the decoder: rejected instead.
+        assert!(super::probe_with(br#"{"text":"a","n":1.9}"#, "text", &["n"]).unwrap_err().starts_with("schema_mismatch"));
+        assert!(super::probe_with(br#"{"text":"a","n":2.0,"m":1.5}"#, "text", &["n"]).is_ok());
+        assert!(super::probe_with(br#"{"text":"a","n":null}"#, "text", &["n"]).is_ok());
     }
 }
