@@ -159,6 +159,7 @@ fn decode(ctx: &UnitCtx<'_>, buf: &[u8], rows: usize) -> std::result::Result<Rec
 }
 
 /// Checks that a line is one JSON object whose `field` is a string, without building a value tree.
+#[cfg(test)]
 pub(crate) fn probe(rec: &[u8], field: &str) -> std::result::Result<(), String> {
     probe_with(rec, field, &[])
 }
