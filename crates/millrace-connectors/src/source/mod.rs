@@ -326,7 +326,7 @@ pub async fn infer_schema(registry: &StoreRegistry, first: &InputFile, opts: &mu
             schema
         }
         Format::Parquet => {
-            let (schema, row_bytes) = parquet::infer(&loc, first).await?;
+            let (schema, row_bytes) = decoder_guard(&first.url, parquet::infer(&loc, first)).await?;
             opts.row_bytes_hint = row_bytes;
             schema
         }
@@ -393,11 +393,26 @@ pub async fn read_unit(
     let ctx = UnitCtx { unit, opts, schema, tx, rejects, metrics, loc: &loc };
     match opts.format {
         Format::Jsonl => jsonl::read(&ctx).await?,
-        Format::Parquet => parquet::read(&ctx).await?,
+        Format::Parquet => decoder_guard(&unit.file.url, parquet::read(&ctx)).await?,
         Format::Csv => csv::read(&ctx).await?,
         Format::Text => text::read(&ctx).await?,
     }
     Ok(())
+}
+
+/// A decoder of another crate may panic on a malformed file (arrow-ipc reaches `unimplemented!`
+/// for a corrupt Arrow schema embedded in a Parquet footer; found by the `parquet` fuzz target).
+/// Such a panic is the file's fault: it becomes a read error of that file, which `on_error`
+/// quarantines, instead of ending the process.
+async fn decoder_guard<T>(url: &str, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(r) => r,
+        Err(p) => {
+            let why = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+            Err(ConnectorError::read(url, format!("malformed file: the decoder gave up ({why})")))
+        }
+    }
 }
 
 pub(crate) struct UnitCtx<'a> {
