@@ -16,10 +16,10 @@
 
 use crate::sink::StagedFile;
 use crate::source::WorkUnit;
-use crate::store::{Location, storage};
+use crate::store::{Location, put_json, put_new, read_json, storage};
 use crate::{ConnectorError, Result};
+use object_store::ObjectStoreExt;
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -155,28 +155,14 @@ async fn fsync_local(paths: &[Location]) -> Result<()> {
 /// already exists another run committed it, and this run is fenced out.
 pub async fn write_checkpoint(state: &Location, cp: &Checkpoint) -> Result<()> {
     let loc = state.child(&format!("checkpoints/epoch-{:06}.json", cp.epoch));
-    let body = serde_json::to_vec_pretty(cp).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })?;
-    let started = std::time::Instant::now();
-    let mut wait = std::time::Duration::from_millis(100);
-    loop {
-        match loc.store.put_opts(&loc.path, PutPayload::from(body.clone()), object_store::PutMode::Create.into()).await {
-            Ok(_) => break,
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                // Our own earlier attempt may have landed before its answer was lost.
-                let theirs: Option<Checkpoint> = read_one(&loc).await?;
-                if theirs.is_some_and(|t| t.run_id == cp.run_id && t.epoch == cp.epoch) {
-                    break;
-                }
-                return Err(ConnectorError::Fenced {
-                    url: loc.url(),
-                    message: format!("epoch {} was already committed by another run; this run stops", cp.epoch),
-                });
-            }
-            Err(object_store::Error::Generic { .. }) if started.elapsed() < crate::store::COMMIT_RETRY => {
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(std::time::Duration::from_secs(10));
-            }
-            Err(e) => return Err(storage("create", &loc.url(), e)),
+    if !put_new(&loc, cp).await? {
+        // Our own earlier attempt may have landed before its answer was lost.
+        let theirs = read_json::<Checkpoint>(&loc).await?.map(|(c, _)| c);
+        if !theirs.is_some_and(|t| t.run_id == cp.run_id && t.epoch == cp.epoch) {
+            return Err(ConnectorError::Fenced {
+                url: loc.url(),
+                message: format!("epoch {} was already committed by another run; this run stops", cp.epoch),
+            });
         }
     }
     if loc.local_path().is_some() {
@@ -186,11 +172,7 @@ pub async fn write_checkpoint(state: &Location, cp: &Checkpoint) -> Result<()> {
 }
 
 async fn delete_pending(state: &Location, epoch: u64) -> Result<()> {
-    let p = pending_path(state, epoch);
-    match delete(&p.store, &p.path).await {
-        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-        Err(e) => Err(storage("delete", &p.url(), e)),
-    }
+    delete_if_present(&pending_path(state, epoch)).await.map(|_| ())
 }
 
 pub fn new_checkpoint(epoch: u64, run_id: &str, units: Vec<WorkUnit>) -> Checkpoint {
@@ -214,30 +196,17 @@ pub async fn read_manifests(base: &Location) -> Result<Vec<EpochManifest>> {
     read_all(&base.child("_manifest")).await
 }
 
-async fn read_one<T: for<'de> Deserialize<'de>>(loc: &Location) -> Result<Option<T>> {
-    match crate::store::get_bytes(loc).await {
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes).map(Some).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(storage("get", &loc.url(), e)),
-    }
-}
-
 async fn read_all<T: for<'de> Deserialize<'de>>(dir: &Location) -> Result<Vec<T>> {
-    let metas: Vec<_> = match crate::store::list_all(dir).await {
-        Ok(v) => v,
-        Err(object_store::Error::NotFound { .. }) => Vec::new(),
-        Err(e) => return Err(storage("list", &dir.url(), e)),
-    };
+    let metas = crate::store::list_all(dir).await?;
     let mut paths: Vec<Path> = metas.into_iter().map(|m| m.location).filter(|p| p.as_ref().ends_with(".json")).collect();
     paths.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
     let mut out = Vec::new();
     for p in paths {
-        let url = dir.url_of(&p);
-        let bytes = crate::store::get_bytes(&Location { store: dir.store.clone(), path: p.clone(), base: dir.base.clone() }).await.map_err(|e| storage("get", &url, e))?;
-        let v = serde_json::from_slice(&bytes).map_err(|e| ConnectorError::Manifest { url, message: e.to_string() })?;
-        out.push(v);
+        let loc = Location { store: dir.store.clone(), path: p, base: dir.base.clone() };
+        match read_json(&loc).await? {
+            Some((v, _)) => out.push(v),
+            None => return Err(ConnectorError::Manifest { url: loc.url(), message: "listed, then not found".into() }),
+        }
     }
     Ok(out)
 }
@@ -335,11 +304,7 @@ async fn rename(base: &Location, from: &Path, to: &Path) -> object_store::Result
 }
 
 async fn delete_prefix(dir: &Location) -> Result<usize> {
-    let metas: Vec<_> = match crate::store::list_all(dir).await {
-        Ok(v) => v,
-        Err(object_store::Error::NotFound { .. }) => Vec::new(),
-        Err(e) => return Err(storage("list", &dir.url(), e)),
-    };
+    let metas = crate::store::list_all(dir).await?;
     let n = metas.len();
     for m in metas {
         match delete(&dir.store, &m.location).await {
@@ -348,10 +313,4 @@ async fn delete_prefix(dir: &Location) -> Result<usize> {
         }
     }
     Ok(n)
-}
-
-async fn put_json<T: Serialize>(loc: &Location, v: &T) -> Result<()> {
-    let body = serde_json::to_vec_pretty(v).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })?;
-    loc.store.put(&loc.path, PutPayload::from(body)).await.map_err(|e| storage("put", &loc.url(), e))?;
-    Ok(())
 }

@@ -71,3 +71,14 @@ impl std::fmt::Display for StreamBroken {
 }
 
 impl std::error::Error for StreamBroken {}
+
+/// The message of a caught panic (`panic!` with a literal or a formatted string).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".to_string()
+    }
+}

@@ -14,5 +14,5 @@ pub mod sink;
 pub mod source;
 pub mod store;
 
-pub use error::ConnectorError;
+pub use error::{ConnectorError, panic_message};
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;

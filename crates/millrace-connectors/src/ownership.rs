@@ -12,10 +12,9 @@
 //!   state, or into one that already holds files when it has nothing committed of its own, so it
 //!   never deletes (repairs) what it did not write.
 
-use crate::store::{Location, storage};
+use crate::store::{Location, put_json, put_new, read_json, storage};
 use crate::{ConnectorError, Result};
 use futures::TryStreamExt;
-use object_store::{ObjectStoreExt, PutMode, PutPayload};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::collections::HashSet;
@@ -47,33 +46,6 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-async fn get_json<T: for<'de> Deserialize<'de>>(loc: &Location) -> Result<Option<(T, object_store::ObjectMeta)>> {
-    let got = crate::store::retrying(|| async {
-        let got = loc.store.get(&loc.path).await?;
-        let meta = got.meta.clone();
-        Ok((meta, got.bytes().await?))
-    })
-    .await;
-    match got {
-        Ok((meta, bytes)) => {
-            let v = serde_json::from_slice(&bytes).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })?;
-            Ok(Some((v, meta)))
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(storage("get", &loc.url(), e)),
-    }
-}
-
-/// Writes `v` only if nothing is there yet; `Ok(false)` when something was.
-pub(crate) async fn put_new<T: Serialize>(loc: &Location, v: &T) -> Result<bool> {
-    let body = serde_json::to_vec_pretty(v).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })?;
-    match loc.store.put_opts(&loc.path, PutPayload::from(body), PutMode::Create.into()).await {
-        Ok(_) => Ok(true),
-        Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
-        Err(e) => Err(storage("create", &loc.url(), e)),
-    }
-}
-
 /// Claims `out` for the state at `state_url`, or fails with [`ConnectorError::Conflict`].
 /// `resuming` is true when the state already holds committed epochs (a location written by an
 /// earlier version, before owner records existed, is then adopted).
@@ -82,7 +54,7 @@ pub async fn claim(out: &Location, state: &Location, pipeline: &str, run_id: &st
     let state_url = state.url();
     let mine = OwnerRecord { pipeline: pipeline.to_string(), state: state_url.clone(), claimed_by_run: run_id.to_string(), claimed_at: now() };
     for _ in 0..2 {
-        if let Some((rec, _)) = get_json::<OwnerRecord>(&marker).await? {
+        if let Some((rec, _)) = read_json::<OwnerRecord>(&marker).await? {
             if same_location(&rec.state, &state_url) {
                 return Ok(());
             }
@@ -191,11 +163,7 @@ fn beat_path(dir: &Location, g: u64) -> Location {
 }
 
 async fn generations(dir: &Location) -> Result<Vec<u64>> {
-    let metas: Vec<_> = match crate::store::list_all(dir).await {
-        Ok(v) => v,
-        Err(object_store::Error::NotFound { .. }) => Vec::new(),
-        Err(e) => return Err(storage("list", &dir.url(), e)),
-    };
+    let metas = crate::store::list_all(dir).await?;
     let mut g: Vec<u64> = metas
         .iter()
         .filter_map(|m| m.location.filename()?.strip_prefix("gen-")?.strip_suffix(".json")?.parse().ok())
@@ -205,11 +173,7 @@ async fn generations(dir: &Location) -> Result<Vec<u64>> {
 }
 
 async fn put_beat(dir: &Location, g: u64, run_id: &str, released: bool) -> Result<()> {
-    let b = Beat { run_id: run_id.to_string(), renewed_at: now(), released };
-    let loc = beat_path(dir, g);
-    let body = serde_json::to_vec(&b).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })?;
-    crate::store::retrying(|| loc.store.put(&loc.path, PutPayload::from(body.clone()))).await.map_err(|e| storage("put", &loc.url(), e))?;
-    Ok(())
+    put_json(&beat_path(dir, g), &Beat { run_id: run_id.to_string(), renewed_at: now(), released }).await
 }
 
 impl Lease {
@@ -245,10 +209,10 @@ impl Lease {
 
     /// Why generation `g` still holds the state, or `None` when it may be taken over.
     async fn held(dir: &Location, g: u64, ttl: Duration) -> Result<Option<String>> {
-        let Some((rec, rec_meta)) = get_json::<LeaseRecord>(&gen_path(dir, g)).await? else {
+        let Some((rec, rec_meta)) = read_json::<LeaseRecord>(&gen_path(dir, g)).await? else {
             return Ok(None);
         };
-        let beat = get_json::<Beat>(&beat_path(dir, g)).await?;
+        let beat = read_json::<Beat>(&beat_path(dir, g)).await?;
         if beat.as_ref().is_some_and(|(b, _)| b.released) {
             return Ok(None);
         }

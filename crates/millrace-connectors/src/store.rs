@@ -180,16 +180,57 @@ where
     }
 }
 
-/// Every object below `loc` (a missing prefix lists as `NotFound` on some stores).
-pub(crate) async fn list_all(loc: &Location) -> object_store::Result<Vec<object_store::ObjectMeta>> {
+/// Every object below `loc`; none when the prefix does not exist (some stores list a missing
+/// prefix as `NotFound`).
+pub(crate) async fn list_all(loc: &Location) -> Result<Vec<object_store::ObjectMeta>> {
     use futures::TryStreamExt;
-    retrying(|| loc.store.list(Some(&loc.path)).try_collect::<Vec<_>>()).await
+    match retrying(|| loc.store.list(Some(&loc.path)).try_collect::<Vec<_>>()).await {
+        Ok(v) => Ok(v),
+        Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
+        Err(e) => Err(storage("list", &loc.url(), e)),
+    }
 }
 
-/// The bytes of one object.
-pub(crate) async fn get_bytes(loc: &Location) -> object_store::Result<bytes::Bytes> {
+/// A JSON object and its metadata; `None` when there is no such object.
+pub(crate) async fn read_json<T: for<'de> serde::Deserialize<'de>>(loc: &Location) -> Result<Option<(T, object_store::ObjectMeta)>> {
     use object_store::ObjectStoreExt;
-    retrying(|| async { loc.store.get(&loc.path).await?.bytes().await }).await
+    let got = retrying(|| async {
+        let got = loc.store.get(&loc.path).await?;
+        let meta = got.meta.clone();
+        Ok((meta, got.bytes().await?))
+    })
+    .await;
+    match got {
+        Ok((meta, bytes)) => {
+            let v = serde_json::from_slice(&bytes).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })?;
+            Ok(Some((v, meta)))
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(storage("get", &loc.url(), e)),
+    }
+}
+
+fn json_body<T: serde::Serialize>(loc: &Location, v: &T) -> Result<object_store::PutPayload> {
+    serde_json::to_vec_pretty(v).map(Into::into).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })
+}
+
+/// Writes `v` as JSON, replacing what is there.
+pub(crate) async fn put_json<T: serde::Serialize>(loc: &Location, v: &T) -> Result<()> {
+    use object_store::ObjectStoreExt;
+    let body = json_body(loc, v)?;
+    retrying(|| loc.store.put(&loc.path, body.clone())).await.map_err(|e| storage("put", &loc.url(), e))?;
+    Ok(())
+}
+
+/// Writes `v` as JSON only if nothing is there yet; `Ok(false)` when something was (which may be an
+/// earlier attempt of this very call whose answer was lost: callers that care read it back).
+pub(crate) async fn put_new<T: serde::Serialize>(loc: &Location, v: &T) -> Result<bool> {
+    let body = json_body(loc, v)?;
+    match retrying(|| loc.store.put_opts(&loc.path, body.clone(), object_store::PutMode::Create.into())).await {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+        Err(e) => Err(storage("create", &loc.url(), e)),
+    }
 }
 
 fn is_retry_key(k: &str) -> bool {

@@ -275,7 +275,7 @@ pub async fn dedupe(
             let failure = match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(e),
-                Err(panic) => Some(EngineError::Panic { task: "replaying deduplicated rows".into(), message: crate::task::panic_message(&panic) }),
+                Err(panic) => Some(EngineError::Panic { task: "replaying deduplicated rows".into(), message: millrace_connectors::panic_message(panic.as_ref()) }),
             };
             if let Some(e) = failure {
                 let _ = tx.send(Err(DataFusionError::External(Box::new(e)))).await;

@@ -15,7 +15,6 @@ pub mod stages;
 pub mod udf;
 mod summary;
 mod table;
-mod task;
 
 pub use error::EngineError;
 pub use plan::explain;

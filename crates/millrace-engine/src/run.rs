@@ -251,7 +251,7 @@ async fn run_leased(
                 }
                 Ok(Err(e)) => failure = failure.or(Some(e)),
                 Err(e) if e.is_panic() => {
-                    let message = crate::task::panic_message(&e.into_panic());
+                    let message = millrace_connectors::panic_message(e.into_panic().as_ref());
                     failure = failure.or(Some(EngineError::Panic { task: format!("writing epoch {epoch}"), message }));
                 }
                 Err(e) => failure = failure.or(Some(EngineError::Epoch { epoch, message: e.to_string() })),

@@ -74,7 +74,7 @@ impl PartitionStream for UnitsPartition {
                         continue;
                     }
                     Ok(Err(e)) => EngineError::Unit { unit: u.key(), source: Box::new(e.into()) },
-                    Err(panic) => EngineError::Panic { task: format!("reading {}", u.key()), message: crate::task::panic_message(&panic) },
+                    Err(panic) => EngineError::Panic { task: format!("reading {}", u.key()), message: millrace_connectors::panic_message(panic.as_ref()) },
                 };
                 let _ = tx.send(Err(Box::new(failure))).await;
                 break;

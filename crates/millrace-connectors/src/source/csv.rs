@@ -25,11 +25,8 @@ struct Splitter {
     ends: Vec<usize>,
     nout: usize,
     nend: usize,
-    raw: Vec<u8>,
-    /// Bytes of the current record beyond `max` are hashed, not kept.
-    hasher: Option<sha2::Sha256>,
-    raw_len: u64,
-    max: u64,
+    /// The current record's raw bytes (bounded by `max_record_bytes`).
+    raw: super::Capture,
     /// Byte offset and line where the current record started.
     start: u64,
     start_line: u64,
@@ -54,10 +51,7 @@ impl Splitter {
             ends: vec![0; 64],
             nout: 0,
             nend: 0,
-            raw: Vec::new(),
-            hasher: None,
-            raw_len: 0,
-            max,
+            raw: super::Capture::new(Vec::new(), max),
             start: 0,
             start_line: 1,
             pos: 0,
@@ -67,29 +61,11 @@ impl Splitter {
     /// Feeds `input` (empty at the end of the stream); returns the bytes consumed and the record
     /// completed, if any. Call again with the rest until nothing is consumed and no record comes.
     fn feed(&mut self, input: &[u8]) -> (usize, Option<Record>, bool) {
-        use sha2::Digest;
         let mut used = 0;
         loop {
             let inp = &input[used..];
             let (res, nin, nout, nend) = self.rdr.read_record(inp, &mut self.out[self.nout..], &mut self.ends[self.nend..]);
-            let part = &inp[..nin];
-            self.raw_len += nin as u64;
-            match self.hasher.as_mut() {
-                Some(h) => {
-                    h.update(part);
-                    let room = crate::reject::MAX_PAYLOAD.saturating_sub(self.raw.len());
-                    self.raw.extend_from_slice(&part[..part.len().min(room)]);
-                }
-                None if self.raw_len > self.max => {
-                    let mut h = sha2::Sha256::new();
-                    h.update(&self.raw);
-                    h.update(part);
-                    self.raw.extend_from_slice(&part[..part.len().min(crate::reject::MAX_PAYLOAD.saturating_sub(self.raw.len()))]);
-                    self.raw.truncate(crate::reject::MAX_PAYLOAD);
-                    self.hasher = Some(h);
-                }
-                None => self.raw.extend_from_slice(part),
-            }
+            self.raw.push(&inp[..nin]);
             used += nin;
             self.pos += nin as u64;
             self.nout += nout;
@@ -97,30 +73,24 @@ impl Splitter {
             match res {
                 ReadRecordResult::InputEmpty => return (used, None, false),
                 ReadRecordResult::OutputFull => {
-                    if self.hasher.is_some() {
+                    if self.raw.oversized() {
                         self.nout = 0;
                     } else {
                         self.out.resize(self.out.len() * 2, 0);
                     }
                 }
                 ReadRecordResult::OutputEndsFull => {
-                    if self.hasher.is_some() {
+                    if self.raw.oversized() {
                         self.nend = 0;
                     } else {
                         self.ends.resize(self.ends.len() * 2, 0);
                     }
                 }
                 ReadRecordResult::Record => {
-                    let rec = Record {
-                        raw: std::mem::take(&mut self.raw),
-                        offset: self.start,
-                        line: self.start_line,
-                        fields: self.nend,
-                        oversized: self.hasher.take().map(|h| (self.raw_len, hex::encode(h.finalize()))),
-                    };
+                    let (raw, oversized) = self.raw.take();
+                    let rec = Record { raw, offset: self.start, line: self.start_line, fields: self.nend, oversized };
                     self.nout = 0;
                     self.nend = 0;
-                    self.raw_len = 0;
                     self.start = self.pos;
                     self.start_line = self.rdr.line();
                     return (used, Some(rec), false);

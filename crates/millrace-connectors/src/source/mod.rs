@@ -408,10 +408,7 @@ async fn decoder_guard<T>(url: &str, fut: impl std::future::Future<Output = Resu
     use futures::FutureExt;
     match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
         Ok(r) => r,
-        Err(p) => {
-            let why = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
-            Err(ConnectorError::read(url, format!("malformed file: the decoder gave up ({why})")))
-        }
+        Err(p) => Err(ConnectorError::read(url, format!("malformed file: the decoder gave up ({})", crate::panic_message(p.as_ref())))),
     }
 }
 
@@ -493,14 +490,66 @@ pub(crate) struct Line {
     pub oversized: Option<(u64, String)>,
 }
 
+/// The raw bytes of one record as it is read: kept whole up to `max` bytes; past that only the
+/// first [`crate::reject::MAX_PAYLOAD`] bytes are kept and the whole record is hashed, so a huge
+/// record is never held in memory.
+pub(crate) struct Capture {
+    pub buf: Vec<u8>,
+    len: u64,
+    max: u64,
+    hasher: Option<sha2::Sha256>,
+}
+
+impl Capture {
+    pub fn new(buf: Vec<u8>, max: u64) -> Self {
+        Capture { buf, len: 0, max, hasher: None }
+    }
+
+    pub fn push(&mut self, part: &[u8]) {
+        use sha2::Digest;
+        self.len += part.len() as u64;
+        if self.hasher.is_none() && self.len > self.max {
+            let mut h = sha2::Sha256::new();
+            h.update(&self.buf);
+            self.buf.truncate(crate::reject::MAX_PAYLOAD);
+            self.hasher = Some(h);
+        }
+        match self.hasher.as_mut() {
+            Some(h) => {
+                h.update(part);
+                let room = crate::reject::MAX_PAYLOAD.saturating_sub(self.buf.len());
+                self.buf.extend_from_slice(&part[..part.len().min(room)]);
+            }
+            None => self.buf.extend_from_slice(part),
+        }
+    }
+
+    /// Whether the record has passed `max` (its bytes are being hashed, not kept).
+    pub fn oversized(&self) -> bool {
+        self.hasher.is_some()
+    }
+
+    /// Bytes pushed so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Ends the record: its kept bytes, and its size and SHA-256 when it was over `max`. The capture
+    /// is empty again afterwards.
+    pub fn take(&mut self) -> (Vec<u8>, Option<(u64, String)>) {
+        use sha2::Digest;
+        let oversized = self.hasher.take().map(|h| (self.len, hex::encode(h.finalize())));
+        self.len = 0;
+        (std::mem::take(&mut self.buf), oversized)
+    }
+}
+
 /// Reads through the next `\n` into `buf` (cleared first), never holding more than `max` bytes of
 /// one line: a longer line is skipped through to its end, hashed on the way, and reported.
 pub(crate) async fn read_line_bounded<R: AsyncBufRead + Unpin + ?Sized>(r: &mut R, buf: &mut Vec<u8>, max: u64) -> std::io::Result<Line> {
-    use sha2::Digest;
     use tokio::io::AsyncBufReadExt;
     buf.clear();
-    let mut consumed = 0u64;
-    let mut hasher: Option<sha2::Sha256> = None;
+    let mut cap = Capture::new(std::mem::take(buf), max);
     loop {
         let chunk = r.fill_buf().await?;
         if chunk.is_empty() {
@@ -510,31 +559,16 @@ pub(crate) async fn read_line_bounded<R: AsyncBufRead + Unpin + ?Sized>(r: &mut 
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
-        let part = &chunk[..take];
-        consumed += take as u64;
-        match hasher.as_mut() {
-            Some(h) => {
-                h.update(part);
-                let room = crate::reject::MAX_PAYLOAD.saturating_sub(buf.len());
-                buf.extend_from_slice(&part[..part.len().min(room)]);
-            }
-            None if consumed > max => {
-                let mut h = sha2::Sha256::new();
-                h.update(&buf[..]);
-                h.update(part);
-                let room = crate::reject::MAX_PAYLOAD.saturating_sub(buf.len());
-                buf.extend_from_slice(&part[..part.len().min(room)]);
-                buf.truncate(crate::reject::MAX_PAYLOAD);
-                hasher = Some(h);
-            }
-            None => buf.extend_from_slice(part),
-        }
+        cap.push(&chunk[..take]);
         r.consume(take);
         if done {
             break;
         }
     }
-    Ok(Line { consumed, oversized: hasher.map(|h| (consumed, hex::encode(h.finalize()))) })
+    let consumed = cap.len();
+    let (kept, oversized) = cap.take();
+    *buf = kept;
+    Ok(Line { consumed, oversized })
 }
 
 /// arrow's push decoders (JSON, CSV) share this shape; [`decode_all`] drives either.
