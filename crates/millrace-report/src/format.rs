@@ -1,4 +1,4 @@
-//! Escaping and human-readable number formatting shared by the HTML and JUnit renderers.
+//! HTML escaping for the SVG charts and human-readable number formatting for the report.
 
 /// Escapes text for HTML/XML element content and double- or single-quoted attributes.
 pub fn escape_html(s: &str) -> String {
@@ -10,26 +10,6 @@ pub fn escape_html(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// Escapes text for XML 1.0, also dropping characters XML 1.0 cannot carry at all
-/// (most C0 controls), which otherwise make the whole document unparsable.
-pub fn escape_xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => out.push('\u{FFFD}'),
-            '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
             _ => out.push(c),
         }
     }
@@ -196,6 +176,5 @@ mod tests {
             escape_html(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
-        assert_eq!(escape_xml("a\u{1}b<"), "a\u{FFFD}b&lt;");
     }
 }

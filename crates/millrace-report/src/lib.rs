@@ -17,7 +17,7 @@ pub mod lineage;
 mod model;
 mod svg;
 
-pub use format::{escape_html, escape_xml, fmt_bytes, fmt_count, fmt_duration_ms, fmt_int, fmt_pct};
+pub use format::{escape_html, fmt_bytes, fmt_count, fmt_duration_ms, fmt_int, fmt_pct};
 pub use html::render_html;
 pub use junit::render_junit;
 pub use lineage::{

@@ -2,7 +2,7 @@
 
 mod common;
 
-use millrace_report::{render_html, Histogram, RunReport, RunStatus};
+use millrace_report::{fmt_duration_ms, fmt_int, render_html, Histogram, RunReport, RunStatus, StageReport};
 
 /// Checks that every `<svg>` is closed and tags inside it balance (a cheap well-formedness
 /// test for the generated charts; they are XML).
@@ -103,6 +103,89 @@ fn user_strings_are_escaped() {
     assert!(!html.contains("<img"));
     assert!(!html.contains("<svg onload"));
     assert!(html.contains("&lt;script&gt;"));
+}
+
+/// The part of `html` from the element with `id="{id}"` to the end of its section.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no section {id}"));
+    let end = html[start..].find("</section>").expect("section closed") + start;
+    &html[start..end]
+}
+
+#[test]
+fn funnel_has_one_row_per_stage_with_counts_and_escaped_names() {
+    // (name, kind, rows in, rows out, rejected, cpu ms): one StageReport per spec stage, as
+    // the engine sends them; "2 filter" drops rows without rejecting them (filtered).
+    let specs = [
+        ("read", "source", 1_250_000, 1_250_000, 0, Some(4_100)),
+        ("1 clean", "text_clean", 1_250_000, 1_231_977, 18_023, Some(61_250)),
+        ("2 filter", "quality_filter", 1_231_977, 903_114, 1_207, Some(15_900)),
+        ("3 dedupe", "near_dedupe", 903_114, 811_006, 92_108, None),
+        ("4 <script>alert(1)</script>", "tokenise", 811_006, 811_006, 0, Some(750)),
+    ];
+    let report = RunReport {
+        pipeline: "stages".into(),
+        stages: specs
+            .iter()
+            .map(|&(name, kind, rows_in, rows_out, rows_rejected, cpu_ms)| StageReport {
+                name: name.into(),
+                kind: kind.into(),
+                rows_in,
+                rows_out,
+                rows_rejected,
+                cpu_ms,
+                wall_ms: 2_000,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let html = render_html(&report);
+    assert!(!html.contains("<script"), "stage name must be escaped");
+    let funnel = section(&html, "funnel");
+    // The funnel chart: one group per stage plus the "input" row.
+    assert_eq!(funnel.matches("<g><title>").count(), specs.len() + 1);
+    assert!(funnel.contains("<title>4 &lt;script&gt;alert(1)&lt;/script&gt;: 811,006 in, 811,006 kept</title>"));
+    // The per-stage table: one row per stage, in spec order, with every count.
+    let tbody_start = funnel.find("<tbody>").expect("stage table") + "<tbody>".len();
+    let tbody = &funnel[tbody_start..funnel.find("</tbody>").expect("tbody closed")];
+    let rows: Vec<&str> = tbody.split("<tr>").filter(|r| !r.is_empty()).collect();
+    assert_eq!(rows.len(), specs.len());
+    let num = |v: String| format!("<td class=\"num\">{v}</td>");
+    for (row, &(name, kind, rows_in, rows_out, rejected, cpu_ms)) in rows.iter().zip(&specs) {
+        let escaped = name.replace('<', "&lt;").replace('>', "&gt;");
+        assert!(row.contains(&format!(">{escaped}</td>")), "stage name {escaped} in {row}");
+        assert!(row.contains(&format!(">{kind}</td>")), "kind {kind} in {row}");
+        let filtered = rows_in - rows_out - rejected;
+        let cpu = cpu_ms.map(fmt_duration_ms).unwrap_or_else(|| "–".into());
+        let cells = [fmt_int(rows_in), fmt_int(rows_out), fmt_int(rejected), fmt_int(filtered), cpu];
+        let mut at = 0;
+        for cell in cells {
+            let cell = num(cell);
+            let off = row[at..].find(&cell).unwrap_or_else(|| panic!("{cell} in order in row {row}"));
+            at += off + cell.len();
+        }
+    }
+    assert!(rows[2].contains(&num("327,656".into())), "filtered rows of '2 filter'");
+    assert!(rows[3].contains(&num("–".into())), "no CPU time measured for '3 dedupe'");
+
+    // Ten stages still make one chart row and one table row each, and well-formed SVG.
+    let mut ten = report.clone();
+    ten.stages = (0..10)
+        .map(|i| StageReport {
+            name: format!("{i} stage with a rather long descriptive name"),
+            kind: "filter".into(),
+            rows_in: 1_000_000 - i * 50_000,
+            rows_out: 950_000 - i * 50_000,
+            rows_rejected: 50_000,
+            ..Default::default()
+        })
+        .collect();
+    let html = render_html(&ten);
+    let funnel = section(&html, "funnel");
+    assert_eq!(funnel.matches("<g><title>").count(), 11);
+    assert_eq!(funnel.matches("<tr>").count(), 11, "header row plus ten stage rows");
+    assert_eq!(svg_blocks_balanced(funnel), 1);
 }
 
 #[test]
