@@ -2,12 +2,10 @@
 
 use std::process::Command;
 
+use millrace_test_fixtures::repo_root;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pipeline"))
-}
-
-fn repo_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
 #[test]

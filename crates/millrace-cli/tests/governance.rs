@@ -9,6 +9,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use millrace_test_fixtures::repo_root;
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pipeline"));
     c.current_dir(repo_root());
@@ -19,10 +21,6 @@ fn bin() -> Command {
     }
     c.env_remove("MILLRACE_GATE_INPUT").env_remove("MILLRACE_OUT");
     c
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
 const CLEAN: &str = "tests/data/ci-gate/clean.jsonl";

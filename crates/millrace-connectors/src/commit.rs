@@ -18,29 +18,102 @@ use crate::sink::StagedFile;
 use crate::source::WorkUnit;
 use crate::store::{Location, put_json, put_new, read_json, storage};
 use crate::{ConnectorError, Result};
+use arrow::datatypes::{DataType, Field, Schema};
+use chrono::{DateTime, Utc};
 use object_store::ObjectStoreExt;
+use std::str::FromStr;
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
+/// `<sink>/_manifest/epoch-N.json`: the files that make up one epoch of a sink. Written and read by
+/// this struct only.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EpochManifest {
     pub epoch: u64,
     pub run_id: String,
     pub sink: String,
-    pub committed_at: String,
+    #[serde(with = "timestamp")]
+    pub committed_at: DateTime<Utc>,
     pub rows: u64,
     pub bytes: u64,
     pub files: Vec<StagedFile>,
-    /// Arrow schema of the files, as JSON, for readers that want it without opening a file.
+    /// Schema of the files, for readers that want it without opening a file.
     #[serde(default)]
-    pub schema: Option<serde_json::Value>,
+    pub schema: Option<Vec<ColumnSchema>>,
 }
 
+/// One column of a manifest's schema: its name, the Arrow type's display name, and nullability.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ColumnSchema {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+    pub nullable: bool,
+}
+
+impl ColumnSchema {
+    /// The columns of `schema`, except those `skip` names.
+    pub fn from_arrow(schema: &Schema, skip: &[&str]) -> Vec<ColumnSchema> {
+        schema
+            .fields()
+            .iter()
+            .filter(|f| !skip.contains(&f.name().as_str()))
+            .map(|f| ColumnSchema { name: f.name().clone(), data_type: f.data_type().to_string(), nullable: f.is_nullable() })
+            .collect()
+    }
+
+    /// The Arrow schema back; `None` when a type name does not parse (written by another version).
+    pub fn to_arrow(columns: &[ColumnSchema]) -> Option<Schema> {
+        let fields = columns
+            .iter()
+            .map(|c| Some(Field::new(&c.name, DataType::from_str(&c.data_type).ok()?, c.nullable)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Schema::new(fields))
+    }
+}
+
+/// Timestamps in records as RFC 3339 with milliseconds and `Z`; any RFC 3339 offset reads back.
+pub(crate) mod timestamp {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(serde::de::Error::custom)
+    }
+
+    /// For informational timestamps of records other runs or people may have written: one that does
+    /// not parse reads as absent instead of making the record unreadable.
+    pub mod informational {
+        use chrono::{DateTime, Utc};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+            let s = Option::<String>::deserialize(d)?;
+            Ok(s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc)))
+        }
+    }
+}
+
+/// `<state>/checkpoints/epoch-N.json`: the source units an epoch consumed; its existence makes the
+/// epoch done.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Checkpoint {
     pub epoch: u64,
     pub run_id: String,
-    pub committed_at: String,
+    #[serde(with = "timestamp")]
+    pub committed_at: DateTime<Utc>,
     pub units: Vec<WorkUnit>,
     pub rows_read: u64,
     pub rows_written: u64,
@@ -77,10 +150,6 @@ fn manifest_path(base: &Location, epoch: u64) -> Location {
     base.child(&format!("_manifest/epoch-{epoch:06}.json"))
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Moves staged files into place and writes the epoch manifest.
 pub async fn publish(
     base: &Location,
@@ -88,7 +157,7 @@ pub async fn publish(
     run_id: &str,
     epoch: u64,
     files: Vec<StagedFile>,
-    schema: Option<serde_json::Value>,
+    schema: Option<Vec<ColumnSchema>>,
 ) -> Result<EpochManifest> {
     let mut published = Vec::with_capacity(files.len());
     for mut f in files {
@@ -110,7 +179,7 @@ pub async fn publish(
         epoch,
         run_id: run_id.to_string(),
         sink: sink.to_string(),
-        committed_at: now(),
+        committed_at: Utc::now(),
         rows: published.iter().map(|f| f.rows).sum(),
         bytes: published.iter().map(|f| f.bytes).sum(),
         files: published,
@@ -179,7 +248,7 @@ pub fn new_checkpoint(epoch: u64, run_id: &str, units: Vec<WorkUnit>) -> Checkpo
     Checkpoint {
         epoch,
         run_id: run_id.to_string(),
-        committed_at: now(),
+        committed_at: Utc::now(),
         units,
         rows_read: 0,
         rows_written: 0,
@@ -205,7 +274,7 @@ async fn read_all<T: for<'de> Deserialize<'de>>(dir: &Location) -> Result<Vec<T>
         let loc = Location { store: dir.store.clone(), path: p, base: dir.base.clone() };
         match read_json(&loc).await? {
             Some((v, _)) => out.push(v),
-            None => return Err(ConnectorError::Manifest { url: loc.url(), message: "listed, then not found".into() }),
+            None => return Err(ConnectorError::record(&loc.url(), "listed, then not found")),
         }
     }
     Ok(out)

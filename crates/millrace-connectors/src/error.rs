@@ -1,5 +1,8 @@
+/// A cause of any type, kept as the error's source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Errors from storage and file formats; each names the URL or file it concerns (with credentials
-/// scrubbed, see [`crate::redact`]).
+/// scrubbed, see [`crate::redact`]) and keeps its cause as `source`.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     #[error("invalid location `{url}`: {message}")]
@@ -17,14 +20,30 @@ pub enum ConnectorError {
     NoInput { pattern: String },
     #[error("cannot tell the format of `{url}`; set `source.format`")]
     UnknownFormat { url: String },
-    #[error("reading {url}: {message}")]
-    Read { url: String, message: String },
-    #[error("schema of {url}: {message}")]
-    Schema { url: String, message: String },
-    #[error("writing {url}: {message}")]
-    Write { url: String, message: String },
-    #[error("manifest {url}: {message}")]
-    Manifest { url: String, message: String },
+    #[error("reading {url}: {source}")]
+    Read {
+        url: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("schema of {url}: {source}")]
+    Schema {
+        url: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("writing {url}: {source}")]
+    Write {
+        url: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("record {url}: {source}")]
+    Manifest {
+        url: String,
+        #[source]
+        source: BoxError,
+    },
     /// Another pipeline state owns this location, or another run holds this state's lease.
     #[error("conflict at {url}: {message}")]
     Conflict { url: String, message: String },
@@ -36,21 +55,27 @@ pub enum ConnectorError {
 impl ConnectorError {
     /// A read error; an I/O error that carries a storage error (a stream broken mid-read) stays a
     /// storage error, so it is not mistaken for bad data.
-    pub(crate) fn read<E: std::fmt::Display + 'static>(url: &str, e: E) -> Self {
+    pub(crate) fn read<E: Into<BoxError> + 'static>(url: &str, e: E) -> Self {
         let any = &e as &dyn std::any::Any;
         if let Some(io) = any.downcast_ref::<std::io::Error>() {
             if io.get_ref().is_some_and(|inner| inner.is::<StreamBroken>()) {
                 return ConnectorError::Storage {
                     op: "get",
                     url: crate::redact::url(url),
-                    source: object_store::Error::Generic { store: "stream", source: io.to_string().into() },
+                    source: object_store::Error::Generic { store: "stream", source: e.into() },
                 };
             }
         }
-        ConnectorError::Read { url: crate::redact::url(url), message: e.to_string() }
+        ConnectorError::Read { url: crate::redact::url(url), source: e.into() }
     }
-    pub(crate) fn write(url: &str, e: impl std::fmt::Display) -> Self {
-        ConnectorError::Write { url: crate::redact::url(url), message: e.to_string() }
+    pub(crate) fn write(url: &str, e: impl Into<BoxError>) -> Self {
+        ConnectorError::Write { url: crate::redact::url(url), source: e.into() }
+    }
+    pub(crate) fn schema(url: &str, e: impl Into<BoxError>) -> Self {
+        ConnectorError::Schema { url: crate::redact::url(url), source: e.into() }
+    }
+    pub(crate) fn record(url: &str, e: impl Into<BoxError>) -> Self {
+        ConnectorError::Manifest { url: crate::redact::url(url), source: e.into() }
     }
 
     /// True when the data itself is at fault (corrupt, truncated, or of a conflicting schema), so the

@@ -6,6 +6,7 @@
 pub mod commit;
 mod error;
 pub mod hive;
+pub mod layout;
 pub mod listing;
 pub mod ownership;
 pub mod redact;
@@ -14,5 +15,5 @@ pub mod sink;
 pub mod source;
 pub mod store;
 
-pub use error::{ConnectorError, panic_message};
+pub use error::{BoxError, ConnectorError, panic_message};
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;

@@ -17,6 +17,7 @@ use crate::{ConnectorError, Result};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
+use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -39,11 +40,12 @@ pub struct OwnerRecord {
     /// URL of the state location that owns this output.
     pub state: String,
     pub claimed_by_run: String,
-    pub claimed_at: String,
+    #[serde(default, with = "crate::commit::timestamp::informational")]
+    pub claimed_at: Option<DateTime<Utc>>,
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+fn now() -> Option<DateTime<Utc>> {
+    Some(Utc::now())
 }
 
 /// Claims `out` for the state at `state_url`, or fails with [`ConnectorError::Conflict`].
@@ -114,14 +116,16 @@ struct LeaseRecord {
     run_id: String,
     host: String,
     pid: u32,
-    acquired_at: String,
+    #[serde(default, with = "crate::commit::timestamp::informational")]
+    acquired_at: Option<DateTime<Utc>>,
 }
 
 /// `_lease/beat-N.json`: the holder of generation N is alive (or has let go).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Beat {
     run_id: String,
-    renewed_at: String,
+    #[serde(default, with = "crate::commit::timestamp::informational")]
+    renewed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     released: bool,
 }

@@ -202,7 +202,7 @@ pub(crate) async fn read_json<T: for<'de> serde::Deserialize<'de>>(loc: &Locatio
     .await;
     match got {
         Ok((meta, bytes)) => {
-            let v = serde_json::from_slice(&bytes).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })?;
+            let v = serde_json::from_slice(&bytes).map_err(|e| ConnectorError::record(&loc.url(), e))?;
             Ok(Some((v, meta)))
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -211,7 +211,7 @@ pub(crate) async fn read_json<T: for<'de> serde::Deserialize<'de>>(loc: &Locatio
 }
 
 fn json_body<T: serde::Serialize>(loc: &Location, v: &T) -> Result<object_store::PutPayload> {
-    serde_json::to_vec_pretty(v).map(Into::into).map_err(|e| ConnectorError::Manifest { url: loc.url(), message: e.to_string() })
+    serde_json::to_vec_pretty(v).map(Into::into).map_err(|e| ConnectorError::record(&loc.url(), e))
 }
 
 /// Writes `v` as JSON, replacing what is there.

@@ -5,7 +5,6 @@
 //!   clustering, no spill).
 
 use std::hint::black_box;
-use std::io::Read;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use millrace_dedupe::{DedupeParams, Deduper, MinHashParams, MinHasher, text_hash};
@@ -15,16 +14,9 @@ fn corpus() -> Vec<(String, String)> {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/corpus-8mb.jsonl.zst"
     );
-    let f = std::fs::File::open(path).expect("corpus fixture");
-    let mut s = String::new();
-    zstd::stream::read::Decoder::new(f)
-        .expect("zstd")
-        .read_to_string(&mut s)
-        .expect("read");
-    s.lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+    millrace_test_fixtures::read_jsonl::<serde_json::Value>(path)
+        .into_iter()
+        .map(|v| {
             (
                 v["id"].as_str().unwrap_or_default().to_string(),
                 v["text"].as_str().unwrap_or_default().to_string(),

@@ -13,7 +13,10 @@
 //! re-run epoch find itself in the index and drop every row, so it is not used. Without `index:`
 //! the index lives in memory for the run, so epochs still dedupe against each other.
 
-use crate::stages::{OnceStream, StageMetrics, row_json, send_reject, strings};
+use crate::cut::{OnceStream, send_reject};
+use crate::metrics::{CpuTimed, EpochCounters, StageMetrics, timed};
+use crate::udf::strings;
+use millrace_connectors::reject::row_json;
 use crate::{EngineError, Result};
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
@@ -27,7 +30,7 @@ use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use millrace_connectors::reject::RejectSender;
-use millrace_connectors::store::{Location, StoreRegistry};
+use millrace_connectors::store::Location;
 use millrace_dedupe::{DedupeIndex, DedupeOutcome, Deduper, IndexManifest, Sketcher};
 use object_store::{ObjectStoreExt, PutPayload};
 use std::collections::{HashMap, HashSet};
@@ -44,23 +47,27 @@ pub struct DedupeState {
     pending: Mutex<Option<(String, Vec<u8>)>>,
 }
 
-fn err(e: impl std::fmt::Display) -> EngineError {
-    EngineError::Stage { index: 0, kind: "dedupe".into(), message: e.to_string() }
+fn err(e: impl Into<millrace_connectors::BoxError>) -> EngineError {
+    EngineError::Dedupe { source: e.into() }
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> EngineError {
+    err("a dedupe task panicked while holding the stage's state")
 }
 
 impl DedupeState {
     pub async fn open(
         stage: &millrace_spec::DedupeStage,
         id_field: &str,
-        registry: &StoreRegistry,
+        index_loc: Option<&Location>,
         run_id: &str,
     ) -> Result<Self> {
         let params = stage.params();
         // Without `index:` the index lives in memory for the run, so epochs dedupe against each other.
-        let (index_loc, index) = match &stage.index {
+        let (index_loc, index) = match index_loc {
             None => (None, Some(DedupeIndex::new(params.fingerprint()))),
-            Some(url) => {
-                let loc = registry.resolve(url)?;
+            Some(loc) => {
+                let loc = loc.clone();
                 let mut index = DedupeIndex::new(params.fingerprint());
                 let m = loc.child("manifest.json");
                 match m.store.get(&m.path).await {
@@ -91,16 +98,16 @@ impl DedupeState {
 
     /// Stores the epoch's segment and the new manifest; the manifest write is the index's commit.
     pub async fn commit(&self) -> Result<()> {
-        let Some((name, seg)) = self.pending.lock().map_err(err)?.take() else { return Ok(()) };
+        let Some((name, seg)) = self.pending.lock().map_err(poisoned)?.take() else { return Ok(()) };
         let Some(loc) = &self.index_loc else {
-            let mut g = self.index.lock().map_err(err)?;
+            let mut g = self.index.lock().map_err(poisoned)?;
             let idx = g.get_or_insert_with(|| DedupeIndex::new(self.params.fingerprint()));
             return idx.add_segment(&name, seg).map_err(err);
         };
         let s = loc.child(&format!("segments/{name}"));
         s.store.put(&s.path, PutPayload::from(seg.clone())).await.map_err(err)?;
         let manifest = {
-            let mut g = self.index.lock().map_err(err)?;
+            let mut g = self.index.lock().map_err(poisoned)?;
             let idx = g.get_or_insert_with(|| DedupeIndex::new(self.params.fingerprint()));
             idx.add_segment(&name, seg).map_err(err)?;
             idx.manifest_bytes()
@@ -138,16 +145,23 @@ fn spill_dir() -> std::io::Result<tempfile::TempDir> {
     tempfile::Builder::new().prefix(&format!("{}-", std::process::id())).tempdir_in(base)
 }
 
+/// Where in the epoch a dedupe stage runs: its rejects, the epoch's counters and its funnel step.
+pub struct At<'a> {
+    pub rejects: &'a RejectSender,
+    pub counters: &'a Arc<EpochCounters>,
+    pub epoch: u64,
+    pub step: usize,
+}
+
 pub async fn dedupe(
     ctx: &SessionContext,
     df: DataFrame,
     text: &str,
     state: Arc<DedupeState>,
-    rejects: &RejectSender,
-    counters: &Arc<crate::run::EpochCounters>,
-    epoch: u64,
+    at: At<'_>,
     metrics: &Arc<StageMetrics>,
 ) -> Result<DataFrame> {
+    let At { rejects, counters, epoch, step } = at;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let text_idx = schema.index_of(text).map_err(err)?;
     let id_idx = schema.index_of(&state.id_field).unwrap_or(0);
@@ -164,7 +178,7 @@ pub async fn dedupe(
         let schema = schema.clone();
         let sketcher = sketcher.clone();
         let deduper = deduper.clone();
-        tasks.push(tokio::spawn(async move {
+        tasks.push(tokio::spawn(CpuTimed::new(async move {
             let file = std::fs::File::create(&path).map_err(err)?;
             let mut w = datafusion::arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &schema)?;
             let mut order: Vec<u32> = Vec::new();
@@ -175,7 +189,7 @@ pub async fn dedupe(
                 let ids = strings(b.column(id_idx))?;
                 let t: Vec<&str> = (0..texts.len()).map(|i| if texts.is_valid(i) { texts.value(i) } else { "" }).collect();
                 let sketches = tokio::task::block_in_place(|| sketcher.sketch_batch(&t));
-                let mut g = deduper.lock().map_err(err)?;
+                let mut g = deduper.lock().map_err(poisoned)?;
                 for (i, s) in sketches.iter().enumerate() {
                     order.push(g.1.len() as u32);
                     g.1.push(s.exact);
@@ -185,7 +199,7 @@ pub async fn dedupe(
             }
             w.finish()?;
             Ok::<_, EngineError>((path, order))
-        }));
+        }, counters.clone(), step)));
     }
     let mut parts = Vec::new();
     for t in tasks {
@@ -197,14 +211,16 @@ pub async fn dedupe(
         .map_err(err)?;
     let mut segment = Vec::new();
     let outcome = {
-        let index = state.index.lock().map_err(err)?;
+        let index = state.index.lock().map_err(poisoned)?;
         let want_segment = true;
-        tokio::task::block_in_place(|| {
-            deduper.finish(index.as_ref(), if want_segment { Some(&mut segment as &mut dyn std::io::Write) } else { None })
+        timed(&counters.steps[step].cpu_ns, || {
+            tokio::task::block_in_place(|| {
+                deduper.finish(index.as_ref(), if want_segment { Some(&mut segment as &mut dyn std::io::Write) } else { None })
+            })
         })
         .map_err(err)?
     };
-    *state.pending.lock().map_err(err)? = Some((format!("{}-epoch-{epoch:06}", state.run_id), segment));
+    *state.pending.lock().map_err(poisoned)? = Some((format!("{}-epoch-{epoch:06}", state.run_id), segment));
     let targets: HashSet<&str> = outcome.iter().filter_map(|(_, d)| d).collect();
     let mut target_index = HashMap::new();
     for (i, (id, _)) in outcome.iter().enumerate() {
@@ -224,7 +240,8 @@ pub async fn dedupe(
         let rejects = rejects.clone();
         let metrics = metrics.clone();
         let counters = counters.clone();
-        tokio::spawn(async move {
+        let timing = counters.clone();
+        tokio::spawn(CpuTimed::new(async move {
             let run = async {
                 let file = std::fs::File::open(&path).map_err(err)?;
                 let reader = datafusion::arrow::ipc::reader::FileReader::try_new(std::io::BufReader::new(file), None)?;
@@ -260,6 +277,8 @@ pub async fn dedupe(
                                     o.insert("duplicate_of".into(), serde_json::Value::String(of.to_string()));
                                 }
                                 counters.stage_rejected.fetch_add(1, Ordering::Relaxed);
+                                counters.steps[step].rows_rejected.fetch_add(1, Ordering::Relaxed);
+                                counters.steps[step].reject_reason(reason, 1);
                                 send_reject(&rejects, Some(shared.outcome.id(doc).to_string()), reason.into(), rec.to_string()).await;
                             }
                         }
@@ -281,7 +300,7 @@ pub async fn dedupe(
                 let _ = tx.send(Err(DataFusionError::External(Box::new(e)))).await;
             }
             drop(dir);
-        });
+        }, timing, step));
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
         let s = Box::pin(RecordBatchStreamAdapter::new(schema.clone(), stream.map(|r: std::result::Result<RecordBatch, DataFusionError>| r)));
         streams.push(Arc::new(OnceStream::new(schema.clone(), s)));

@@ -1,26 +1,36 @@
 //! The engine: turns a [`millrace_spec::PipelineSpec`] into DataFusion plans and runs them as a
 //! sequence of epochs. Each epoch reads its share of the source through a streaming table, flows
 //! RecordBatches through the stages, writes every sink, commits the sinks, and only then writes the
-//! checkpoint that marks the epoch's source units done. Owns run state, counters and the run summary.
+//! checkpoint that marks the epoch's source units done. Returns what it did as typed records
+//! ([`RunSummary`], one [`EpochRecord`] per epoch); checks, reports and lineage are built from them
+//! by `millrace-governance`.
+//!
+//! Modules, each depending only on those listed before it: `metrics` (counters), `udf` (text
+//! functions as UDFs), `sql`, `cut` (execution boundaries and taps), `table` (the source as a
+//! streaming table), `plan` (session, source), `dedupe`, `stages`, `profile`, `summary`, `explain`,
+//! `progress`, `run`.
 
-pub mod checks;
+mod cut;
 mod dedupe;
-pub mod governance;
 mod error;
+mod explain;
+mod metrics;
 mod plan;
 mod profile;
 mod progress;
 mod run;
-pub mod stages;
-pub mod udf;
+pub mod sql;
+mod stages;
 mod summary;
 mod table;
+pub mod udf;
 
 pub use error::EngineError;
-pub use plan::explain;
-pub use run::{RunOptions, run};
+pub use explain::explain;
+pub use metrics::Usage;
 pub use profile::OutputProfile;
-pub use summary::{RunSummary, SinkSummary, StageCounts};
+pub use run::{RunOptions, run};
+pub use summary::{EpochRecord, RunSummary, SinkSummary, StageCounts, StepRecord};
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 

@@ -8,7 +8,7 @@
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
-use crate::checks::is_string;
+use crate::udf::is_string;
 use millrace_report::Histogram;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;

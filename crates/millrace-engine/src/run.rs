@@ -1,14 +1,17 @@
 //! A run: plan the epochs still to do, then for each epoch execute, write, commit sinks, checkpoint.
 
+use crate::cut::{Mode, split_rejects, tap};
+use crate::metrics::{CpuTimed, EpochCounters, resource_usage};
 use crate::plan::{num_threads, plan_source, session};
 use crate::profile::OutputProfile;
-use crate::stages::{Mode, StageEnv, apply_stages, split_rejects};
-use crate::summary::{RunSummary, SinkSummary, resource_usage};
+use crate::stages::{StageEnv, apply_stages};
+use crate::summary::{EpochRecord, RunSummary, SinkSummary, funnel};
 use crate::table::{UnitsPartition, streaming_table};
 use crate::{EngineError, REJECT_COLUMN, Result};
 use datafusion::physical_plan::execute_stream_partitioned;
 use futures::StreamExt;
-use millrace_connectors::commit::{self, Checkpoint};
+use millrace_connectors::commit::{self, ColumnSchema};
+use millrace_connectors::layout::RunLayout;
 use millrace_connectors::ownership::{self, Lease};
 use millrace_connectors::reject::{Reject, RejectSender};
 use millrace_connectors::sink::{JsonlFile, LineCompression, PartitionWriter, SinkConfig, StagedFile};
@@ -17,7 +20,7 @@ use millrace_connectors::store::{Location, StoreRegistry};
 use millrace_spec::LoadedSpec;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 #[derive(Debug, Clone, Default)]
@@ -32,56 +35,10 @@ pub struct RunOptions {
     pub run_id: Option<String>,
 }
 
-struct Sinks {
-    data: Vec<Arc<SinkConfig>>,
-    rejects: Arc<SinkConfig>,
-    state: Location,
-}
-
-impl Sinks {
-    /// Every location the run writes output to: the sinks, then the rejects.
-    fn outputs(&self) -> impl Iterator<Item = &Arc<SinkConfig>> {
-        self.data.iter().chain(std::iter::once(&self.rejects))
-    }
-}
-
-fn resolve_sinks(spec: &LoadedSpec, registry: &StoreRegistry) -> Result<Sinks> {
-    let mut data = Vec::new();
-    for (i, s) in spec.spec.sinks.iter().enumerate() {
-        let (_, url) = s.value.target();
-        data.push(Arc::new(SinkConfig::from_spec(&s.value, i, registry.resolve(url)?)));
-    }
-    let first_url = spec.spec.sinks.first().map(|s| s.value.target().1.to_string()).unwrap_or_default();
-    let join = |sub: &str| format!("{}/{}", first_url.trim_end_matches('/'), sub);
-    let rejects_url = spec.spec.rejects.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join("_rejects"));
-    let state_url = spec.spec.state.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join("_millrace"));
-    let rejects = Arc::new(SinkConfig {
-        name: "rejects".into(),
-        kind: millrace_spec::SinkKind::Jsonl,
-        base: registry.resolve(&rejects_url)?,
-        compression: "none".into(),
-        target_file_size: 256 << 20,
-        partition_by: vec![],
-        row_group_rows: 0,
-        row_group_bytes: 0,
-        max_open_files: 1,
-        target_tokens: 0,
-        megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(0),
-    });
-    Ok(Sinks { data, rejects, state: registry.resolve(&state_url)? })
-}
-
-/// Counters of one epoch, filled by the writer tasks and cuts.
-#[derive(Default)]
-pub struct EpochCounters {
-    pub rows_out: AtomicU64,
-    pub stage_rejected: AtomicU64,
-}
-
 pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
     let run_id = opts.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let registry = Arc::new(StoreRegistry::new(spec.spec.storage.clone()));
-    let sinks = resolve_sinks(spec, &registry)?;
+    let sinks = RunLayout::resolve(&spec.spec, &registry)?;
     // One run per state at a time: the lease is held for the whole run and released on every exit
     // (a crash leaves it to lapse, or to be taken over at once when its process is gone).
     let ttl = std::time::Duration::from_secs(spec.spec.engine.lease_seconds.max(1));
@@ -98,7 +55,7 @@ async fn run_leased(
     opts: RunOptions,
     run_id: String,
     registry: Arc<StoreRegistry>,
-    mut sinks: Sinks,
+    mut sinks: RunLayout,
     lease: &Lease,
 ) -> Result<RunSummary> {
     let started = Instant::now();
@@ -107,7 +64,7 @@ async fn run_leased(
     let batch_rows = spec.spec.engine.batch_rows;
     let mut env = StageEnv::new(spec)?;
     if let Some(dtype) = env.megatron_dtype() {
-        for s in sinks.data.iter_mut() {
+        for s in sinks.sinks.iter_mut() {
             Arc::make_mut(s).megatron_dtype = dtype;
         }
     }
@@ -129,7 +86,8 @@ async fn run_leased(
     for (i, st) in spec.spec.stages.iter().enumerate() {
         if let millrace_spec::Stage::Dedupe(d) = &st.value {
             let id_field = spec.spec.source.id_field.clone().unwrap_or_else(|| "id".into());
-            env.dedupe.insert(i, Arc::new(crate::dedupe::DedupeState::open(d, &id_field, &registry, &run_id).await?));
+            let index = sinks.dedupe_indexes.get(&i);
+            env.dedupe.insert(i, Arc::new(crate::dedupe::DedupeState::open(d, &id_field, index, &run_id).await?));
         }
     }
     let consumed = source::Consumed::from_units(checkpoints.iter().flat_map(|c| c.units.iter()));
@@ -153,7 +111,7 @@ async fn run_leased(
         run_id: run_id.clone(),
         pipeline: spec.spec.name.value.clone(),
         spec_sha256: spec.sha256.clone(),
-        started_at: started_at.to_rfc3339(),
+        started_at,
         resumed_after_epoch: last,
         skipped_units: skipped_units as u64,
         changed_inputs: work.changed.iter().map(|f| f.url.clone()).collect(),
@@ -161,7 +119,7 @@ async fn run_leased(
         ..Default::default()
     };
     summary.sinks = sinks
-        .data
+        .sinks
         .iter()
         .map(|s| SinkSummary { name: s.name.clone(), url: s.base.url(), ..Default::default() })
         .collect();
@@ -177,9 +135,10 @@ async fn run_leased(
         }
         let epoch = first_epoch;
         first_epoch += 1;
+        let epoch_started = chrono::Utc::now();
         let before_read = metrics.rows_read.load(Ordering::Relaxed);
         let before_rej = metrics.rows_rejected.load(Ordering::Relaxed);
-        let counters = Arc::new(EpochCounters::default());
+        let counters = Arc::new(EpochCounters::new(spec.spec.stages.len()));
         let (rejects_tx, rejects_rx) = RejectSender::new(1024);
         let reject_task = tokio::spawn(write_rejects(sinks.rejects.clone(), epoch, rejects_rx, pii.clone()));
         let reject_slot = Arc::new(std::sync::Mutex::new(Some(rejects_tx.clone())));
@@ -193,6 +152,7 @@ async fn run_leased(
                 schema: sp.schema.clone(),
                 rejects: reject_slot.clone(),
                 metrics: metrics.clone(),
+                counters: Some(counters.clone()),
             })
             .collect();
         // Rows per DataFusion batch from the bytes per row seen so far (the schema sample's estimate
@@ -201,7 +161,8 @@ async fn run_leased(
         let ctx = session(threads, rows);
         ctx.register_table("input", Arc::new(streaming_table(sp.schema.clone(), parts)?))?;
         let mode = Mode::Run { rejects: &rejects_tx, counters: &counters, epoch };
-        let mut df = apply_stages(&ctx, ctx.table("input").await?, spec, &env, &mode).await?;
+        let input = tap(&ctx, ctx.table("input").await?, &mode, EpochCounters::READ_STEP).await?;
+        let mut df = apply_stages(&ctx, input, spec, &env, &mode).await?;
         if let Some(l) = remaining_limit {
             df = df.limit(0, Some(l))?;
         }
@@ -210,12 +171,14 @@ async fn run_leased(
         let streams = execute_stream_partitioned(plan, ctx.task_ctx())?;
         let mut tasks = Vec::new();
         for (p, mut stream) in streams.into_iter().enumerate() {
-            let writers: Vec<PartitionWriter> = sinks.data.iter().map(|s| PartitionWriter::new(s.clone(), epoch, p)).collect();
+            let writers: Vec<PartitionWriter> = sinks.sinks.iter().map(|s| PartitionWriter::new(s.clone(), epoch, p)).collect();
             let counters = counters.clone();
             let rejects = rejects_tx.clone();
             let cancel = opts.cancel.clone();
             let text_field = spec.spec.source.text_field.clone();
-            tasks.push(tokio::spawn(async move {
+            let write_step = counters.write_step();
+            let timing = counters.clone();
+            tasks.push(tokio::spawn(CpuTimed::new(async move {
                 let mut writers = writers;
                 let mut profile = OutputProfile::default();
                 while let Some(batch) = stream.next().await {
@@ -235,10 +198,10 @@ async fn run_leased(
                     staged.push(w.finish().await?);
                 }
                 Ok::<_, EngineError>((staged, profile))
-            }));
+            }, timing, write_step)));
         }
         drop(rejects_tx);
-        let mut per_sink: Vec<Vec<StagedFile>> = vec![Vec::new(); sinks.data.len()];
+        let mut per_sink: Vec<Vec<StagedFile>> = vec![Vec::new(); sinks.sinks.len()];
         let mut failure = None;
         let mut epoch_profile = OutputProfile::default();
         for t in tasks {
@@ -254,7 +217,7 @@ async fn run_leased(
                     let message = millrace_connectors::panic_message(e.into_panic().as_ref());
                     failure = failure.or(Some(EngineError::Panic { task: format!("writing epoch {epoch}"), message }));
                 }
-                Err(e) => failure = failure.or(Some(EngineError::Epoch { epoch, message: e.to_string() })),
+                Err(e) => failure = failure.or(Some(EngineError::Task { epoch, task: "writing", source: e })),
             }
         }
         // Readers end when their output channel closes; the table's copy of the sender goes here.
@@ -264,7 +227,7 @@ async fn run_leased(
         drop(ctx);
         let (reject_files, by_reason) = match reject_task.await {
             Ok(r) => r?,
-            Err(e) => return Err(EngineError::Epoch { epoch, message: e.to_string() }),
+            Err(e) => return Err(EngineError::Task { epoch, task: "writing rejects", source: e }),
         };
         if let Some(e) = failure {
             if let Some(p) = &progress {
@@ -274,14 +237,7 @@ async fn run_leased(
         }
 
         // Commit: every sink, then the rejects, then the checkpoint that marks the source units done.
-        let schema_json = Some(serde_json::Value::Array(
-            out_schema
-                .fields()
-                .iter()
-                .filter(|f| f.name() != REJECT_COLUMN)
-                .map(|f| serde_json::json!({"name": f.name(), "type": f.data_type().to_string(), "nullable": f.is_nullable()}))
-                .collect(),
-        ));
+        let columns = Some(ColumnSchema::from_arrow(&out_schema, &[REJECT_COLUMN]));
         // Nothing is published by a run that may have lost its lease; what is about to be published is
         // recorded first, so a crash in the middle is repaired from the record.
         lease.verify().await?;
@@ -290,54 +246,63 @@ async fn run_leased(
             run_id: run_id.clone(),
             sinks: per_sink
                 .iter()
-                .zip(&sinks.data)
+                .zip(&sinks.sinks)
                 .map(|(files, s)| (s.base.url(), files))
                 .chain(std::iter::once((sinks.rejects.base.url(), &reject_files)))
                 .map(|(url, files)| commit::PendingSink { url, files: files.iter().map(|f| f.path.clone()).collect() })
                 .collect(),
         };
         commit::write_pending(&sinks.state, &pending).await?;
+        let mut manifests = Vec::with_capacity(per_sink.len());
         for (i, files) in per_sink.into_iter().enumerate() {
-            let s = &sinks.data[i];
-            let m = commit::publish(&s.base, &s.name, &run_id, epoch, files, schema_json.clone()).await?;
-            let ss = &mut summary.sinks[i];
-            ss.files += m.files.len() as u64;
-            ss.rows += m.rows;
-            ss.bytes += m.bytes;
+            let s = &sinks.sinks[i];
+            manifests.push(commit::publish(&s.base, &s.name, &run_id, epoch, files, columns.clone()).await?);
         }
-        commit::publish(&sinks.rejects.base, "rejects", &run_id, epoch, reject_files, None).await?;
+        let rejects_manifest = commit::publish(&sinks.rejects.base, "rejects", &run_id, epoch, reject_files, None).await?;
 
         let rows_read = metrics.rows_read.load(Ordering::Relaxed) - before_read;
         let source_rejected = metrics.rows_rejected.load(Ordering::Relaxed) - before_rej;
         let rows_out = counters.rows_out.load(Ordering::Relaxed);
         let stage_rejected = counters.stage_rejected.load(Ordering::Relaxed);
-        let mut cp: Checkpoint = commit::new_checkpoint(epoch, &run_id, units);
+        let units_count = units.len();
+        let bytes_in: u64 = units.iter().map(WorkUnit::bytes).sum();
+        let mut cp = commit::new_checkpoint(epoch, &run_id, units);
         cp.rows_read = rows_read + source_rejected;
         cp.rows_written = rows_out;
         cp.rows_rejected = source_rejected + stage_rejected;
         cp.rows_filtered = rows_read.saturating_sub(rows_out + stage_rejected);
-        if opts.limit.is_none() {
+        let committed = opts.limit.is_none();
+        if committed {
             // Tests stop here to leave an epoch published but not checkpointed, as a crash would.
-            fail::fail_point!("before-checkpoint", |_| Err(EngineError::Epoch { epoch, message: "stopped before the checkpoint (failpoint)".into() }));
+            fail::fail_point!("before-checkpoint", |_| Err(EngineError::Epoch { epoch, source: "stopped before the checkpoint (failpoint)".into() }));
             lease.check()?;
             commit::write_checkpoint(&sinks.state, &cp).await?;
             for d in env.dedupe.values() {
                 d.commit().await?;
             }
         }
-        summary.epochs_committed += 1;
         summary.profile.merge(&epoch_profile);
-        summary.rows_read += cp.rows_read;
-        summary.rows_written += cp.rows_written;
-        summary.rows_filtered += cp.rows_filtered;
-        summary.rows_rejected += cp.rows_rejected;
-        for (k, v) in by_reason {
-            *summary.rejects_by_reason.entry(k).or_default() += v;
-        }
+        summary.add_epoch(EpochRecord {
+            epoch,
+            started_at: epoch_started,
+            committed_at: chrono::Utc::now(),
+            units: units_count,
+            bytes_in,
+            rows_read: cp.rows_read,
+            rows_written: cp.rows_written,
+            rows_filtered: cp.rows_filtered,
+            rows_rejected: cp.rows_rejected,
+            funnel: funnel(spec, &counters, rows_read, source_rejected, &by_reason),
+            rejects_by_reason: by_reason,
+            manifests,
+            rejects_manifest,
+            checkpoint: committed.then_some(cp),
+            usage: resource_usage(),
+        });
         if let Some(l) = remaining_limit.as_mut() {
             *l = l.saturating_sub(rows_out as usize);
         }
-        tracing::info!(epoch, rows_out, rejected = cp.rows_rejected, "epoch committed");
+        tracing::info!(epoch, rows_out, "epoch committed");
     }
     if let Some(p) = &progress {
         p.finish();
@@ -370,7 +335,7 @@ async fn write_rejects(
         }
         let key = r.reason.split(": ").next().unwrap_or("").to_string();
         *by_reason.entry(key).or_default() += 1;
-        serde_json::to_writer(&mut buf, &r).map_err(|e| EngineError::Epoch { epoch, message: e.to_string() })?;
+        serde_json::to_writer(&mut buf, &r).map_err(|e| EngineError::Epoch { epoch, source: e.into() })?;
         buf.push(b'\n');
         rows += 1;
         if buf.len() >= 1 << 20 {
@@ -397,5 +362,5 @@ fn open_rejects<'a>(cfg: &SinkConfig, epoch: u64, file: &'a mut Option<JsonlFile
         let staging = cfg.base.child(&format!("{}/{}", millrace_connectors::sink::staging_dir(epoch), rel));
         *file = Some(JsonlFile::create(staging, rel, LineCompression::None)?);
     }
-    file.as_mut().ok_or_else(|| EngineError::Epoch { epoch, message: "rejects file".into() })
+    file.as_mut().ok_or_else(|| EngineError::Epoch { epoch, source: "rejects file not open".into() })
 }

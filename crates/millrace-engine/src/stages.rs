@@ -9,44 +9,23 @@
 //! rows to Arrow IPC files while sketching them, clusters, and then replays the spill with the
 //! duplicates sent to the rejects sink.
 
-pub use crate::udf::strings;
-use crate::udf::{make_udf, map_text, struct_of, struct_type};
+use crate::cut::{Mode, barrier, cut, tap};
+use crate::metrics::StageMetrics;
+use crate::udf::{make_udf, map_text, strings, struct_of, struct_type};
 use crate::{EngineError, REJECT_COLUMN, Result};
-use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Float32Builder, ListBuilder, RecordBatch, StringArray, StringBuilder, UInt32Builder,
-};
-use datafusion::arrow::compute::{filter_record_batch, not};
-use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
-use datafusion::catalog::streaming::StreamingTable;
+use millrace_connectors::BoxError;
+use datafusion::arrow::array::{Array, ArrayRef, Float32Builder, ListBuilder, StringBuilder, UInt32Builder};
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::{ident, lit, when};
-use datafusion::physical_plan::execute_stream_partitioned;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{SessionContext, coalesce};
-use futures::StreamExt;
-pub use millrace_connectors::reject::row_json;
-use millrace_connectors::reject::{Reject, RejectSender};
 use millrace_spec::{LoadedSpec, Stage};
+use millrace_text::PiiKind;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// Counters and state of stages, shared by every epoch of a run.
-#[derive(Default)]
-pub struct StageMetrics {
-    pub pii: [AtomicU64; 5],
-    pub tokens: Mutex<millrace_tokenise::TokenStats>,
-    pub dedupe_exact: AtomicU64,
-    pub dedupe_minhash: AtomicU64,
-    pub dedupe_cross_run: AtomicU64,
-}
-
-pub const PII_KINDS: [&str; 5] = ["email", "ip", "phone", "credit_card", "iban"];
+use std::sync::Arc;
 
 /// What a run resolves once for its stages.
 pub struct StageEnv {
@@ -64,11 +43,7 @@ impl StageEnv {
         let mut tokenisers = HashMap::new();
         for (i, s) in spec.spec.stages.iter().enumerate() {
             if let Stage::Tokenise(t) = &s.value {
-                let tok = millrace_tokenise::Tokeniser::new(&t.params()).map_err(|e| EngineError::Stage {
-                    index: i + 1,
-                    kind: "tokenise".into(),
-                    message: e.to_string(),
-                })?;
+                let tok = millrace_tokenise::Tokeniser::new(&t.params()).map_err(|e| stage_err(i, "tokenise", e.into()))?;
                 tokenisers.insert(i, Arc::new(tok));
             }
         }
@@ -88,18 +63,17 @@ impl StageEnv {
     }
 }
 
-/// How stages run: for `explain`, cuts are expressed as plain filters and nothing executes.
-pub enum Mode<'a> {
-    Explain,
-    Run { rejects: &'a RejectSender, counters: &'a Arc<crate::run::EpochCounters>, epoch: u64 },
-}
-
-fn stage_err(index: usize, kind: &str, e: impl std::fmt::Display) -> EngineError {
-    EngineError::Stage { index: index + 1, kind: kind.into(), message: e.to_string() }
+fn stage_err(index: usize, kind: &str, source: BoxError) -> EngineError {
+    EngineError::Stage { index: index + 1, kind: kind.into(), source }
 }
 
 fn has_column(df: &DataFrame, name: &str) -> bool {
     df.schema().fields().iter().any(|f| f.name() == name)
+}
+
+/// Funnel step of spec stage `index` in [`crate::metrics::EpochCounters::steps`].
+fn step(index: usize) -> usize {
+    index + 1
 }
 
 fn with_reject_column(df: DataFrame) -> Result<DataFrame> {
@@ -113,16 +87,16 @@ pub async fn apply_stages(ctx: &SessionContext, mut df: DataFrame, spec: &Loaded
     let text = env.text_field.clone();
     for (index, stage) in spec.spec.stages.iter().enumerate() {
         let kind = stage.value.kind();
-        let err = |e: &dyn std::fmt::Display| stage_err(index, kind, e);
+        let err = |e: BoxError| stage_err(index, kind, e);
         // Rows rejected so far leave before the next stage spends work on them.
         df = cut(ctx, df, mode).await?;
         match &stage.value {
             Stage::Sql(query) => {
                 df = cut(ctx, df, mode).await?;
-                ctx.deregister_table("input").map_err(|e| err(&e))?;
-                ctx.register_table("input", df.into_view()).map_err(|e| err(&e))?;
-                df = crate::plan::query(ctx, query).await.map_err(|e| {
-                    err(&format!("{e} (spec line {}, column {})", stage.referenced.line(), stage.referenced.column()))
+                ctx.deregister_table("input").map_err(|e| err(e.into()))?;
+                ctx.register_table("input", df.into_view()).map_err(|e| err(e.into()))?;
+                df = crate::sql::query(ctx, query).await.map_err(|e| {
+                    EngineError::Sql { index: index + 1, line: stage.referenced.line(), column: stage.referenced.column(), source: e }
                 })?;
             }
             Stage::Clean(p) => {
@@ -137,18 +111,20 @@ pub async fn apply_stages(ctx: &SessionContext, mut df: DataFrame, spec: &Loaded
             }
             Stage::RedactPii(p) => df = redact_pii(ctx, df, &text, p, &env.metrics, mode).await?,
             Stage::DetectLanguage(p) => df = detect_language(ctx, df, &text, p, mode).await?,
-            Stage::Filter(f) => df = filter(ctx, df, &text, f, mode).await.map_err(|e| err(&e))?,
+            Stage::Filter(f) => df = filter(ctx, df, &text, f, mode).await.map_err(|e| err(e.into()))?,
             Stage::Tokenise(t) => {
-                let tok = env.tokenisers.get(&index).cloned().ok_or_else(|| err(&"tokenizer not loaded"))?;
+                let tok = env.tokenisers.get(&index).cloned().ok_or_else(|| err("tokenizer not loaded".into()))?;
                 df = tokenise(ctx, df, &text, tok, t.token_ids || env.want_token_ids, &env.metrics, mode).await?;
             }
             Stage::Dedupe(_) => {
                 df = cut(ctx, df, mode).await?;
                 if let (Mode::Run { rejects, counters, epoch }, Some(state)) = (mode, env.dedupe.get(&index)) {
-                    df = crate::dedupe::dedupe(ctx, df, &text, state.clone(), rejects, counters, *epoch, &env.metrics).await.map_err(|e| err(&e))?;
+                    let at = crate::dedupe::At { rejects, counters, epoch: *epoch, step: step(index) };
+                    df = crate::dedupe::dedupe(ctx, df, &text, state.clone(), at, &env.metrics).await.map_err(|e| err(e.into()))?;
                 }
             }
         }
+        df = tap(ctx, df, mode, step(index)).await?;
     }
     Ok(df)
 }
@@ -165,7 +141,7 @@ async fn redact_pii(ctx: &SessionContext, df: DataFrame, text: &str, p: &millrac
     let p = p.clone();
     let m = metrics.clone();
     let mut fields = vec![("text", DataType::Utf8)];
-    fields.extend(PII_KINDS.iter().map(|k| (*k, DataType::UInt32)));
+    fields.extend(PiiKind::REPORTED.iter().map(|k| (k.name(), DataType::UInt32)));
     let udf = make_udf(
         "redact_pii",
         crate::udf::key(&p),
@@ -180,11 +156,10 @@ async fn redact_pii(ctx: &SessionContext, df: DataFrame, text: &str, p: &millrac
                     Some(t) => {
                         let r = millrace_text::redact_pii(t, &p);
                         tb.append_value(&r.text);
-                        let c = [r.counts.email, r.counts.ip, r.counts.phone, r.counts.credit_card, r.counts.iban];
-                        for (i, n) in c.iter().enumerate() {
-                            counts[i].append_value(*n);
-                            m.pii[i].fetch_add(*n as u64, Ordering::Relaxed);
+                        for (i, k) in PiiKind::REPORTED.iter().enumerate() {
+                            counts[i].append_value(r.counts.get(*k));
                         }
+                        m.add_pii(&r.counts);
                     }
                     None => {
                         tb.append_null();
@@ -193,16 +168,16 @@ async fn redact_pii(ctx: &SessionContext, df: DataFrame, text: &str, p: &millrac
                 }
             }
             let mut cols: Vec<(&str, ArrayRef)> = vec![("text", Arc::new(tb.finish()))];
-            for (k, mut c) in PII_KINDS.iter().zip(counts) {
-                cols.push((k, Arc::new(c.finish())));
+            for (k, mut c) in PiiKind::REPORTED.iter().zip(counts) {
+                cols.push((k.name(), Arc::new(c.finish())));
             }
             struct_of(cols)
         }),
     );
     let mut df = barrier(ctx, df.with_column("_pii", udf.call(vec![ident(text)]))?, mode).await?;
     df = extract(df, text, "_pii", "text")?;
-    for k in PII_KINDS {
-        df = extract(df, &format!("pii_{k}"), "_pii", k)?;
+    for k in PiiKind::REPORTED {
+        df = extract(df, &format!("pii_{}", k.name()), "_pii", k.name())?;
     }
     Ok(df.drop_columns(&["_pii"])?)
 }
@@ -239,12 +214,12 @@ async fn detect_language(ctx: &SessionContext, df: DataFrame, text: &str, p: &mi
     Ok(df.drop_columns(&["_lang"])?)
 }
 
-async fn filter(ctx: &SessionContext, df: DataFrame, text: &str, f: &millrace_spec::FilterStage, mode: &Mode<'_>) -> std::result::Result<DataFrame, String> {
-    let go = async || -> Result<DataFrame> {
+async fn filter(ctx: &SessionContext, df: DataFrame, text: &str, f: &millrace_spec::FilterStage, mode: &Mode<'_>) -> Result<DataFrame> {
+    {
         let mut df = with_reject_column(df)?;
         let specs = f.quality_specs();
         if !specs.is_empty() || f.languages.is_some() {
-            let pipeline = millrace_quality::QualityPipeline::new(&specs).map_err(|e| EngineError::Stage { index: 0, kind: "filter".into(), message: e.to_string() })?;
+            let pipeline = millrace_quality::QualityPipeline::new(&specs).map_err(|e| EngineError::Plan(DataFusionError::External(e.into())))?;
             let langs = f.languages.clone();
             let udf = make_udf(
                 "quality_filter",
@@ -288,8 +263,7 @@ async fn filter(ctx: &SessionContext, df: DataFrame, text: &str, f: &millrace_sp
             df = df.with_column(REJECT_COLUMN, coalesce(vec![ident(REJECT_COLUMN), reason]))?;
         }
         Ok(df)
-    };
-    go().await.map_err(|e| e.to_string())
+    }
 }
 
 async fn tokenise(
@@ -355,118 +329,3 @@ async fn tokenise(
     Ok(df.drop_columns(&["_tok"])?)
 }
 
-/// Executes the plan so far and continues from its live rows; rejected rows leave for the rejects
-/// sink. In explain mode it is the equivalent filter, so the printed plan stays whole.
-pub async fn cut(ctx: &SessionContext, df: DataFrame, mode: &Mode<'_>) -> Result<DataFrame> {
-    if !has_column(&df, REJECT_COLUMN) {
-        return Ok(df);
-    }
-    match mode {
-        Mode::Explain => Ok(df.filter(ident(REJECT_COLUMN).is_null())?.drop_columns(&[REJECT_COLUMN])?),
-        Mode::Run { rejects, counters, .. } => {
-            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let keep: Vec<usize> = (0..schema.fields().len()).filter(|i| schema.field(*i).name() != REJECT_COLUMN).collect();
-            let out_schema = Arc::new(schema.project(&keep)?);
-            let plan = df.create_physical_plan().await?;
-            let streams = execute_stream_partitioned(plan, ctx.task_ctx())?;
-            let mut parts: Vec<Arc<dyn PartitionStream>> = Vec::new();
-            for s in streams {
-                let rejects = (*rejects).clone();
-                let counters = (*counters).clone();
-                let tapped = s.then(move |b| {
-                    let rejects = rejects.clone();
-                    let counters = counters.clone();
-                    async move {
-                        let b = b?;
-                        split_rejects(b, &rejects, &counters).await.map_err(|e| DataFusionError::External(Box::new(e)))
-                    }
-                });
-                let stream: SendableRecordBatchStream = Box::pin(RecordBatchStreamAdapter::new(out_schema.clone(), tapped));
-                parts.push(Arc::new(OnceStream::new(out_schema.clone(), stream)));
-            }
-            let table = StreamingTable::try_new(out_schema, parts)?;
-            Ok(ctx.read_table(Arc::new(table))?)
-        }
-    }
-}
-
-/// Executes the plan so far and continues from its output unchanged. Placed after a UDF that returns
-/// a struct, so that the optimizer cannot inline the UDF into each field extraction above it (which
-/// would run it once per extracted field).
-pub async fn barrier(ctx: &SessionContext, df: DataFrame, mode: &Mode<'_>) -> Result<DataFrame> {
-    if matches!(mode, Mode::Explain) {
-        return Ok(df);
-    }
-    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let plan = df.create_physical_plan().await?;
-    let streams = execute_stream_partitioned(plan, ctx.task_ctx())?;
-    let parts: Vec<Arc<dyn PartitionStream>> =
-        streams.into_iter().map(|s| Arc::new(OnceStream::new(schema.clone(), s)) as Arc<dyn PartitionStream>).collect();
-    Ok(ctx.read_table(Arc::new(StreamingTable::try_new(schema, parts)?))?)
-}
-
-/// A partition backed by a stream that already exists; it can be executed once.
-pub struct OnceStream {
-    schema: SchemaRef,
-    stream: Mutex<Option<SendableRecordBatchStream>>,
-}
-
-impl OnceStream {
-    pub fn new(schema: SchemaRef, stream: SendableRecordBatchStream) -> Self {
-        Self { schema, stream: Mutex::new(Some(stream)) }
-    }
-}
-
-impl std::fmt::Debug for OnceStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("OnceStream")
-    }
-}
-
-impl PartitionStream for OnceStream {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        match self.stream.lock().ok().and_then(|mut g| g.take()) {
-            Some(s) => s,
-            None => {
-                let err = futures::stream::once(async { Err(DataFusionError::Internal("a cut partition was executed twice".into())) });
-                Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), err))
-            }
-        }
-    }
-}
-
-/// Rows whose `_reject` is set go to the rejects sink with their reason; the rest continue without
-/// the column.
-pub async fn split_rejects(batch: RecordBatch, rejects: &RejectSender, counters: &crate::run::EpochCounters) -> Result<RecordBatch> {
-    let Ok(idx) = batch.schema().index_of(REJECT_COLUMN) else {
-        return Ok(batch);
-    };
-    let reasons = strings(batch.column(idx))?;
-    let keep_cols: Vec<usize> = (0..batch.num_columns()).filter(|i| *i != idx).collect();
-    let data = batch.project(&keep_cols)?;
-    if reasons.null_count() == reasons.len() {
-        return Ok(data);
-    }
-    let rejected_mask: BooleanArray = (0..reasons.len()).map(|i| Some(reasons.is_valid(i))).collect();
-    let rejected = filter_record_batch(&data, &rejected_mask)?;
-    let rejected_reasons = datafusion::arrow::compute::filter(&reasons, &rejected_mask)?;
-    let rejected_reasons = strings(&rejected_reasons)?;
-    let ids = rejected.column(0).as_any().downcast_ref::<StringArray>().cloned();
-    for i in 0..rejected.num_rows() {
-        let reason = rejected_reasons.value(i).to_string();
-        send_reject(rejects, ids.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i).to_string()), reason, row_json(&rejected, i)).await;
-    }
-    counters.stage_rejected.fetch_add(rejected.num_rows() as u64, Ordering::Relaxed);
-    Ok(filter_record_batch(&data, &not(&rejected_mask)?)?)
-}
-
-pub async fn send_reject(rejects: &RejectSender, id: Option<String>, reason: String, record: String) {
-    let stage = reason.split(':').next().unwrap_or("stage").to_string();
-    let capped = record.len() > millrace_connectors::reject::MAX_PAYLOAD;
-    let r = Reject { id, stage, reason, ..Default::default() };
-    let r = if capped { r.with_raw(record.as_bytes(), None) } else { Reject { record, ..r } };
-    rejects.send(r).await;
-}

@@ -9,6 +9,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use crate::EngineError;
+use crate::metrics::{CpuTimed, EpochCounters};
 use futures::{FutureExt, StreamExt};
 use millrace_connectors::reject::{Reject, RejectSender};
 use millrace_connectors::source::{ReadOptions, SourceMetrics, WorkUnit, read_unit};
@@ -28,6 +29,8 @@ pub struct UnitsPartition {
     /// channel closes even while DataFusion still holds this partition.
     pub rejects: Arc<std::sync::Mutex<Option<RejectSender>>>,
     pub metrics: Arc<SourceMetrics>,
+    /// The epoch's counters: readers charge their CPU time to the funnel's read step.
+    pub counters: Option<Arc<EpochCounters>>,
 }
 
 impl std::fmt::Debug for UnitsPartition {
@@ -49,9 +52,9 @@ impl PartitionStream for UnitsPartition {
         let schema = self.schema.clone();
         let rejects = self.rejects.lock().ok().and_then(|g| g.clone());
         let metrics = self.metrics.clone();
-        tokio::spawn(async move {
+        let task = async move {
             let Some(rejects) = rejects else {
-                let _ = tx.send(Err(Box::new(EngineError::Epoch { epoch: 0, message: "a source partition was executed after its epoch ended".into() }))).await;
+                let _ = tx.send(Err(Box::new(EngineError::Epoch { epoch: 0, source: "a source partition was executed after its epoch ended".into() }))).await;
                 return;
             };
             for u in &units {
@@ -79,7 +82,11 @@ impl PartitionStream for UnitsPartition {
                 let _ = tx.send(Err(Box::new(failure))).await;
                 break;
             }
-        });
+        };
+        match &self.counters {
+            Some(c) => drop(tokio::spawn(CpuTimed::new(task, c.clone(), EpochCounters::READ_STEP))),
+            None => drop(tokio::spawn(task)),
+        }
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx)
             .map(|r| r.map_err(DataFusionError::External));
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))

@@ -75,6 +75,11 @@ pub fn make_udf(name: &str, key: String, arity: usize, ret: DataType, kernel: Ke
 }
 
 /// Any string-like array as a `StringArray` (SQL stages may produce views or large strings).
+/// Any of Arrow's string types.
+pub fn is_string(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
 pub fn strings(a: &ArrayRef) -> DFResult<StringArray> {
     if a.data_type() == &DataType::Utf8 {
         return Ok(a.as_string::<i32>().clone());

@@ -3,9 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
+use millrace_test_fixtures::repo_root;
 
 fn read_jsonl(p: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(p)
@@ -90,8 +88,8 @@ async fn run_case(case: &Path) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_cases() {
     // Relative paths in cases (tokenizer files) are relative to the repository root.
-    std::env::set_current_dir(root()).unwrap();
-    let dir = root().join("tests/golden");
+    std::env::set_current_dir(repo_root()).unwrap();
+    let dir = repo_root().join("tests/golden");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     cases.sort();
     assert!(cases.len() >= 8, "expected golden cases in {}", dir.display());

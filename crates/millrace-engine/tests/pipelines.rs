@@ -3,12 +3,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
+use millrace_test_fixtures::repo_root;
 
 fn load(text: &str) -> millrace_spec::LoadedSpec {
     millrace_spec::load_str(text, "test.yaml", &[]).unwrap_or_else(|e| panic!("{e}"))
@@ -16,7 +14,7 @@ fn load(text: &str) -> millrace_spec::LoadedSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fineweb_example_ends_in_megatron_shards_equal_to_hf_tokenizers() {
-    std::env::set_current_dir(root()).unwrap();
+    std::env::set_current_dir(repo_root()).unwrap();
     let out = tempfile::tempdir().unwrap();
     let set = vec![
         ("sinks.0.parquet".to_string(), format!("{}/parquet", out.path().display())),
@@ -24,7 +22,7 @@ async fn fineweb_example_ends_in_megatron_shards_equal_to_hf_tokenizers() {
         ("sinks.2.megatron".to_string(), format!("{}/megatron", out.path().display())),
         ("rejects".to_string(), format!("{}/rejects", out.path().display())),
     ];
-    let spec = millrace_spec::load(root().join("pipelines/fineweb.yaml"), &set).unwrap();
+    let spec = millrace_spec::load(repo_root().join("pipelines/fineweb.yaml"), &set).unwrap();
     let s = millrace_engine::run(&spec, Default::default()).await.unwrap();
     assert!(s.reconciled, "{s:?}");
     assert_eq!(s.rows_read, 303);
@@ -33,10 +31,10 @@ async fn fineweb_example_ends_in_megatron_shards_equal_to_hf_tokenizers() {
     let tokens = s.stages.tokens.as_ref().unwrap();
     assert_eq!(tokens.documents, s.rows_written);
     let o = Command::new("python3")
-        .arg(root().join("tests/e2e/check_megatron.py"))
+        .arg(repo_root().join("tests/e2e/check_megatron.py"))
         .arg(out.path().join("megatron"))
         .arg(out.path().join("parquet"))
-        .arg(root().join("pipelines/tokenizers/gpt2.tokenizer.json"))
+        .arg(repo_root().join("pipelines/tokenizers/gpt2.tokenizer.json"))
         .arg("50256")
         .output()
         .unwrap();
@@ -61,7 +59,7 @@ use common::committed_ids as kept_ids;
 async fn dedupe_is_deterministic_across_threads_and_uses_its_index_across_runs() {
     // The labelled corpus split into 4 files, so that small epochs make several epochs.
     let dir = tempfile::tempdir().unwrap();
-    let raw = zstd::decode_all(std::fs::File::open(root().join("crates/millrace-dedupe/tests/data/corpus-8mb.jsonl.zst")).unwrap()).unwrap();
+    let raw = millrace_test_fixtures::read_zst(repo_root().join("crates/millrace-dedupe/tests/data/corpus-8mb.jsonl.zst"));
     let lines: Vec<&[u8]> = raw.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
     let src = dir.path().join("src");
     std::fs::create_dir_all(&src).unwrap();

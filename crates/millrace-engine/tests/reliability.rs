@@ -315,7 +315,7 @@ async fn partition_values_are_encoded_once_and_read_back_exactly() {
     assert!(!dirs.iter().any(|d| d.contains("%25") && !d.contains("100")), "no double encoding: {dirs:?}");
     // The checks' reader decodes with the same codec: every value, with its own count.
     let registry = StoreRegistry::default();
-    let o = millrace_engine::checks::open_output(&s, &registry, None, None).await.unwrap();
+    let o = millrace_governance::open_output(&s, &registry, None, None).await.unwrap();
     let batches = o.ctx.sql("SELECT lang, count(*) AS n FROM output GROUP BY lang").await.unwrap().collect().await.unwrap();
     let mut got: BTreeMap<Option<String>, i64> = BTreeMap::new();
     for b in &batches {
@@ -332,7 +332,7 @@ async fn partition_values_are_encoded_once_and_read_back_exactly() {
     // A listed file that disappeared fails the checks instead of reading as empty.
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("_manifest/epoch-000000.json")).unwrap()).unwrap();
     std::fs::remove_file(out.join(m["files"][0]["path"].as_str().unwrap())).unwrap();
-    let e = millrace_engine::checks::open_output(&s, &registry, None, None).await.err().expect("a missing file is an error");
+    let e = millrace_governance::open_output(&s, &registry, None, None).await.err().expect("a missing file is an error");
     assert!(e.to_string().contains("unreadable"), "{e}");
 }
 

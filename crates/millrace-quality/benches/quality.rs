@@ -7,21 +7,14 @@ use millrace_quality::{
     QualityPipeline,
 };
 use std::hint::black_box;
-use std::io::Read;
 
 fn corpus() -> Vec<String> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/parity/corpus.jsonl.zst"
     );
-    let file = std::fs::File::open(path).expect("parity corpus present");
-    let mut s = String::new();
-    zstd::stream::read::Decoder::new(file)
-        .expect("zstd")
-        .read_to_string(&mut s)
-        .expect("utf-8");
-    s.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    millrace_test_fixtures::read_jsonl::<serde_json::Value>(path)
+        .into_iter()
         .filter(|v| v["format"].as_str() == Some("text"))
         .filter_map(|v| v["text"].as_str().map(str::to_owned))
         .collect()

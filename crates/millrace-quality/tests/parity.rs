@@ -10,7 +10,6 @@ use millrace_quality::{
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::PathBuf;
 
 fn data_dir() -> PathBuf {
@@ -18,16 +17,7 @@ fn data_dir() -> PathBuf {
 }
 
 fn read_jsonl_zst(name: &str) -> Vec<Value> {
-    let file = std::fs::File::open(data_dir().join(name)).expect("fixture present");
-    let mut s = String::new();
-    zstd::stream::read::Decoder::new(file)
-        .expect("zstd")
-        .read_to_string(&mut s)
-        .expect("utf-8");
-    s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect()
+    millrace_test_fixtures::read_jsonl(data_dir().join(name))
 }
 
 fn excerpt(text: &str) -> String {

@@ -64,6 +64,20 @@ impl PiiKind {
         PiiKind::Ip,
         PiiKind::Phone,
     ];
+
+    /// All kinds in the order of reports and of the `pii_<kind>` columns.
+    pub const REPORTED: [PiiKind; 5] = [PiiKind::Email, PiiKind::Ip, PiiKind::Phone, PiiKind::CreditCard, PiiKind::Iban];
+
+    /// The kind's name in specs, columns (`pii_<name>`) and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            PiiKind::Email => "email",
+            PiiKind::Ip => "ip",
+            PiiKind::Phone => "phone",
+            PiiKind::CreditCard => "credit_card",
+            PiiKind::Iban => "iban",
+        }
+    }
 }
 
 /// What to do with detected PII.
@@ -164,6 +178,16 @@ impl PiiCounts {
             PiiKind::Iban => &mut self.iban,
         };
         *c += 1;
+    }
+
+    pub fn get(&self, kind: PiiKind) -> u32 {
+        match kind {
+            PiiKind::Email => self.email,
+            PiiKind::Ip => self.ip,
+            PiiKind::Phone => self.phone,
+            PiiKind::CreditCard => self.credit_card,
+            PiiKind::Iban => self.iban,
+        }
     }
 
     /// Sum over all kinds.

@@ -1,9 +1,9 @@
 //! Accuracy of `detect_language` on real multilingual documents.
 //!
 //! `sample_docs_accuracy` runs on the crate's own sample (`tests/data/sample-docs.jsonl`).
-//! `corpus_accuracy` is ignored: it measures accuracy and speed on a whole labelled corpus,
-//! e.g. `zstd -dc ../../../shared/bench/labelled/corpus-8mb.jsonl.zst > /tmp/corpus.jsonl &&
-//! MILLRACE_LANGID_CORPUS=/tmp/corpus.jsonl cargo test --release -p millrace-text --test langid_accuracy -- --ignored --nocapture`.
+//! `corpus_accuracy` is ignored: it measures accuracy and speed on a whole labelled corpus, plain
+//! or zstd-compressed JSONL (a relative path is taken from this crate's folder), e.g.
+//! `MILLRACE_LANGID_CORPUS=../../../shared/bench/labelled/corpus-8mb.jsonl.zst cargo test --release -p millrace-text --test langid_accuracy -- --ignored --nocapture`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -56,10 +56,10 @@ fn sample_docs_accuracy() {
 }
 
 #[test]
-#[ignore = "needs MILLRACE_LANGID_CORPUS pointing at a decompressed labelled corpus"]
+#[ignore = "needs MILLRACE_LANGID_CORPUS pointing at a labelled corpus (.jsonl or .jsonl.zst)"]
 fn corpus_accuracy() {
     let path = std::env::var("MILLRACE_LANGID_CORPUS").expect("set MILLRACE_LANGID_CORPUS");
-    let docs = labelled_text_docs(&std::fs::read_to_string(path).expect("read corpus"));
+    let docs = labelled_text_docs(&millrace_test_fixtures::read_text(path));
     for max_bytes in [512, 2048, 8192, 0] {
         let p = LangIdParams { max_bytes };
         let bytes: usize = docs

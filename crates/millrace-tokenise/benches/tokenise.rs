@@ -5,7 +5,6 @@
 //! `cargo bench -p millrace-tokenise --bench tokenise`; set `RAYON_NUM_THREADS` to pin threads.
 
 use std::hint::black_box;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -14,13 +13,9 @@ use millrace_tokenise::{TokeniseParams, Tokeniser};
 
 fn load_texts() -> Vec<String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tokenise_docs.jsonl.zst");
-    let file = std::fs::File::open(&path).expect("fixture");
-    BufReader::new(zstd::Decoder::new(file).expect("zstd"))
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(&l.expect("line")).expect("json");
-            v["text"].as_str().expect("text").to_string()
-        })
+    millrace_test_fixtures::read_jsonl::<serde_json::Value>(path)
+        .into_iter()
+        .map(|v| v["text"].as_str().expect("text").to_string())
         .collect()
 }
 

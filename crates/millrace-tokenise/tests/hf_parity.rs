@@ -1,6 +1,5 @@
 //! Ids must equal the Python `tokenizers` 0.23.3 output stored by `scripts/make_fixture.py`.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 use millrace_tokenise::{TokeniseParams, Tokeniser};
@@ -13,12 +12,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn read_jsonl<T: for<'de> Deserialize<'de>>(name: &str) -> Vec<T> {
-    let file = std::fs::File::open(data(name)).expect("fixture present");
-    let reader = BufReader::new(zstd::Decoder::new(file).expect("zstd"));
-    reader
-        .lines()
-        .map(|l| serde_json::from_str(&l.expect("line")).expect("json"))
-        .collect()
+    millrace_test_fixtures::read_jsonl(data(name))
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,6 @@
 //! Megatron-LM shard format: exact bytes, round trips, rolling, and an independent Python reader.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -228,13 +228,9 @@ fn shard_params_deserialise() {
 
 fn fixture_texts() -> Vec<String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tokenise_docs.jsonl.zst");
-    let reader = BufReader::new(zstd::Decoder::new(std::fs::File::open(path).unwrap()).unwrap());
-    reader
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
-            v["text"].as_str().unwrap().to_string()
-        })
+    millrace_test_fixtures::read_jsonl::<serde_json::Value>(path)
+        .into_iter()
+        .map(|v| v["text"].as_str().unwrap().to_string())
         .collect()
 }
 

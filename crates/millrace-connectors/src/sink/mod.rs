@@ -148,7 +148,7 @@ impl PartitionWriter {
         Ok(())
     }
 
-    fn err(&self, m: impl std::fmt::Display) -> ConnectorError {
+    fn err(&self, m: impl Into<crate::BoxError>) -> ConnectorError {
         ConnectorError::write(&self.cfg.base.url(), m)
     }
 

@@ -147,7 +147,7 @@ pub(super) async fn infer(loc: &Location, file: &InputFile, opts: &super::ReadOp
     let fmt = CsvFormat::default().with_header(opts.csv_header).with_delimiter(opts.csv_delimiter);
     let (schema, _) = fmt
         .infer_schema(std::io::Cursor::new(sample), Some(1000))
-        .map_err(|e| ConnectorError::Schema { url: file.url.clone(), message: e.to_string() })?;
+        .map_err(|e| ConnectorError::schema(&file.url, e))?;
     Ok(schema)
 }
 

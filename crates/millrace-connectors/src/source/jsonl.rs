@@ -35,7 +35,7 @@ pub(super) async fn infer(loc: &Location, file: &InputFile, opts: &super::ReadOp
         }
     }
     let schema = arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
-        .map_err(|e| ConnectorError::Schema { url: file.url.clone(), message: e.to_string() })?;
+        .map_err(|e| ConnectorError::schema(&file.url, e))?;
     Ok((schema, (seen > 0).then(|| bytes / seen as u64)))
 }
 

@@ -355,14 +355,14 @@ pub async fn infer_schema(registry: &StoreRegistry, first: &InputFile, opts: &mu
     }
     let has_text = inferred.fields().iter().any(|f| f.name() == &opts.text_field) || opts.format == Format::Text;
     if !has_text {
-        return Err(ConnectorError::Schema {
-            url: first.url.clone(),
-            message: format!(
+        return Err(ConnectorError::schema(
+            &first.url,
+            format!(
                 "no `{}` field in the first records; set `source.text_field` (fields seen: {})",
                 opts.text_field,
                 inferred.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
             ),
-        });
+        ));
     }
     Ok(Arc::new(Schema::new(fields)))
 }
@@ -477,7 +477,7 @@ impl UnitCtx<'_> {
 
     /// Pads a batch decoded with a subset of the schema's columns (or different types) to the schema.
     pub fn conform(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        conform(batch, self.schema).map_err(|m| ConnectorError::Schema { url: self.url().to_string(), message: m })
+        conform(batch, self.schema).map_err(|m| ConnectorError::schema(self.url(), m))
     }
 }
 

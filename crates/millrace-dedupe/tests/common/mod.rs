@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::Path;
 
 pub struct Doc {
@@ -20,19 +19,11 @@ pub struct Label {
 }
 
 fn read_zst_lines(name: &str) -> Vec<serde_json::Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name);
-    let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-    let mut s = String::new();
-    zstd::stream::read::Decoder::new(f)
-        .expect("zstd")
-        .read_to_string(&mut s)
-        .expect("read");
-    s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect()
+    millrace_test_fixtures::read_jsonl(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name),
+    )
 }
 
 pub fn corpus() -> Vec<Doc> {

@@ -1,8 +1,8 @@
 //! Checks and the run report through the engine API: hive partitions with null values read back as
 //! nulls, only committed files are checked, and the report profiles what the run wrote.
 
-use millrace_engine::checks::{self, CheckOptions, Verdict};
-use millrace_engine::governance::{RunGovernance, RunOutcome};
+use millrace_governance::checks::{self, CheckOptions, Verdict};
+use millrace_governance::{RunGovernance, RunOutcome};
 use millrace_report::{CheckStatus, RunStatus};
 use std::path::Path;
 

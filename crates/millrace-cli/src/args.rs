@@ -1,0 +1,91 @@
+//! Command-line arguments of `pipeline`.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "pipeline", version, about = "Millrace: streaming text pipelines for LLM corpora")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by `run` and `check` for the data-quality gate.
+#[derive(clap::Args, Clone, Default)]
+pub struct GateArgs {
+    /// Sink whose committed output is checked (its `name`, or its URL); default the first sink.
+    #[arg(long, value_name = "SINK")]
+    pub target: Option<String>,
+    /// Write the check results as JUnit XML to this file.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write failing rows (at most --failure-rows per check) as Parquet, one file per check, here.
+    #[arg(long, value_name = "URL")]
+    pub store_failures: Option<String>,
+    /// Failing rows kept per check by --store-failures.
+    #[arg(long, value_name = "N", default_value_t = millrace::DEFAULT_FAILURE_ROWS)]
+    pub failure_rows: usize,
+    /// Treat warnings as failures for the exit code.
+    #[arg(long)]
+    pub fail_on_warn: bool,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Parse and check a spec without touching any data (exit 2 when invalid).
+    Validate {
+        spec: PathBuf,
+        /// Override a spec value: --set source.files=data/x.jsonl (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// Print the logical and physical DataFusion plans of a spec.
+    Explain {
+        spec: PathBuf,
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// Run a pipeline: all epochs still to do, committing each; then the spec's checks on what was
+    /// committed, run.json / report.html, and lineage events.
+    Run {
+        spec: PathBuf,
+        /// Stop after N output rows (a preview; writes no checkpoint).
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Print the run summary (with check results and report location) as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// No progress bar even on a terminal.
+        #[arg(long)]
+        quiet: bool,
+        /// Do not run the spec's checks after the run.
+        #[arg(long)]
+        no_checks: bool,
+        #[command(flatten)]
+        gate: GateArgs,
+    },
+    /// Evaluate the spec's checks on a sink's committed output, without running the pipeline.
+    Check {
+        spec: PathBuf,
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Check only the first N committed rows (row_count still counts every committed row).
+        #[arg(long, value_name = "N")]
+        sample: Option<usize>,
+        /// Print the results as JSON on stdout instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        gate: GateArgs,
+    },
+    /// Render a run.json (local path or URL) as a self-contained HTML report.
+    Report {
+        run_json: String,
+        /// Output file; default `report.html` beside a local run.json.
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+}
+

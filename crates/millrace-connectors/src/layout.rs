@@ -1,0 +1,72 @@
+//! Where a run's data and records live, resolved once from the spec: the sinks, the rejects sink, the
+//! state (lease, pending records, checkpoints), the run reports and the dedupe indexes. Every other
+//! part of the system asks this, so a default (`<first sink>/_millrace`, `<state>/runs`) has one
+//! owner.
+
+use crate::Result;
+use crate::sink::SinkConfig;
+use crate::store::{Location, StoreRegistry};
+use millrace_spec::{PipelineSpec, SinkKind, Stage};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct RunLayout {
+    /// The data sinks, in spec order.
+    pub sinks: Vec<Arc<SinkConfig>>,
+    /// Rows that could not be read or that a stage rejected, as JSONL.
+    pub rejects: Arc<SinkConfig>,
+    /// Lease, pending-commit records and checkpoints.
+    pub state: Location,
+    /// Run reports: `<reports>/<run id>/run.json`.
+    pub reports: Location,
+    /// Persistent dedupe indexes, by stage index.
+    pub dedupe_indexes: BTreeMap<usize, Location>,
+}
+
+impl RunLayout {
+    pub fn resolve(spec: &PipelineSpec, registry: &StoreRegistry) -> Result<Self> {
+        let mut sinks = Vec::new();
+        for (i, s) in spec.sinks.iter().enumerate() {
+            let (_, url) = s.value.target();
+            sinks.push(Arc::new(SinkConfig::from_spec(&s.value, i, registry.resolve(url)?)));
+        }
+        let first_url = spec.sinks.first().map(|s| s.value.target().1.to_string()).unwrap_or_default();
+        let join = |base: &str, sub: &str| format!("{}/{}", base.trim_end_matches('/'), sub);
+        let rejects_url = spec.rejects.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join(&first_url, "_rejects"));
+        let state_url = spec.state.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join(&first_url, "_millrace"));
+        let reports_url = spec.report.dir.clone().unwrap_or_else(|| join(&state_url, "runs"));
+        let rejects = Arc::new(SinkConfig {
+            name: "rejects".into(),
+            kind: SinkKind::Jsonl,
+            base: registry.resolve(&rejects_url)?,
+            compression: "none".into(),
+            target_file_size: 256 << 20,
+            partition_by: vec![],
+            row_group_rows: 0,
+            row_group_bytes: 0,
+            max_open_files: 1,
+            target_tokens: 0,
+            megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(0),
+        });
+        let mut dedupe_indexes = BTreeMap::new();
+        for (i, st) in spec.stages.iter().enumerate() {
+            if let Stage::Dedupe(d) = &st.value {
+                if let Some(url) = &d.index {
+                    dedupe_indexes.insert(i, registry.resolve(url)?);
+                }
+            }
+        }
+        Ok(Self { sinks, rejects, state: registry.resolve(&state_url)?, reports: registry.resolve(&reports_url)?, dedupe_indexes })
+    }
+
+    /// Every location the run writes output to: the sinks, then the rejects.
+    pub fn outputs(&self) -> impl Iterator<Item = &Arc<SinkConfig>> {
+        self.sinks.iter().chain(std::iter::once(&self.rejects))
+    }
+
+    /// The directory of one run's report.
+    pub fn report_dir(&self, run_id: &str) -> Location {
+        self.reports.child(run_id)
+    }
+}
