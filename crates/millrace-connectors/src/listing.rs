@@ -33,10 +33,14 @@ pub async fn expand(registry: &StoreRegistry, pattern: &str) -> Result<(Location
     let literal = if literal.is_empty() { "." } else { literal };
     let base = registry.resolve(literal)?;
     let matcher = match glob_part {
-        Some(g) => Some(glob::Pattern::new(g).map_err(|e| ConnectorError::InvalidUrl {
-            url: pattern.to_string(),
-            message: format!("bad glob: {e}"),
-        })?),
+        // `*` may cross `/` (as before), and `**/` also matches zero directories.
+        Some(g) => Some(
+            globset::GlobBuilder::new(g)
+                .literal_separator(false)
+                .build()
+                .map_err(|e| ConnectorError::InvalidUrl { url: crate::redact::url(pattern), message: format!("bad glob: {e}") })?
+                .compile_matcher(),
+        ),
         None => None,
     };
     if glob_part.is_none() && !base.path.as_ref().is_empty() {
@@ -45,7 +49,6 @@ pub async fn expand(registry: &StoreRegistry, pattern: &str) -> Result<(Location
             return Ok((base.clone(), vec![to_input(&base, &meta.location, &meta)]));
         }
     }
-    let opts = glob::MatchOptions { require_literal_separator: false, ..Default::default() };
     let prefix = if base.path.as_ref().is_empty() { None } else { Some(&base.path) };
     let listing: Vec<_> = match base.store.list(prefix).try_collect().await {
         Ok(v) => v,
@@ -64,14 +67,8 @@ pub async fn expand(registry: &StoreRegistry, pattern: &str) -> Result<(Location
         if rel.split('/').any(|seg| seg.starts_with('_') || seg.starts_with('.')) {
             continue;
         }
-        if let Some(m) = &matcher {
-            // `**/` also matches zero directories, as users expect from shells with globstar.
-            let zero_dir = m.as_str().replace("**/", "");
-            let ok = m.matches_with(rel, opts)
-                || glob::Pattern::new(&zero_dir).map(|z| z.matches_with(rel, opts)).unwrap_or(false);
-            if !ok {
-                continue;
-            }
+        if matcher.as_ref().is_some_and(|m| !m.is_match(rel)) {
+            continue;
         }
         files.push(to_input(&base, &meta.location, &meta));
     }

@@ -3,6 +3,7 @@
 use crate::{ConnectorError, Result};
 use millrace_spec::StorageSpec;
 use object_store::ObjectStore;
+use object_store::ObjectStoreScheme;
 use object_store::path::Path;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -72,6 +73,9 @@ impl StoreRegistry {
     pub fn resolve(&self, raw: &str) -> Result<Location> {
         let url = to_url(raw)?;
         let scheme = url.scheme().to_ascii_lowercase();
+        // object_store's own reading of the URL: which store, and the path inside it (Azure's
+        // container and the bucket of path-style S3 URLs are part of the store, not the path).
+        let (kind, path) = store_path(&url).map_err(|e| bad(raw, e))?;
         // The key is also the rendered base of every URL of this store: no password in it.
         let plain = format!("{}://{}", scheme, url.authority());
         let key = match crate::redact::url(&plain) {
@@ -84,22 +88,17 @@ impl StoreRegistry {
             match cache.get(&key) {
                 Some(s) => s.clone(),
                 None => {
-                    let s = self.build(&scheme, &url)?;
+                    let s = self.build(kind, &scheme, &url)?;
                     cache.insert(key.clone(), s.clone());
                     s
                 }
             }
         };
-        let path = match scheme.as_str() {
-            "file" => Path::from_url_path(url.path()).map_err(|e| bad(raw, e))?,
-            "abfs" | "abfss" | "adl" | "azure" | "az" => azure_path(&url),
-            _ => Path::from_url_path(url.path()).map_err(|e| bad(raw, e))?,
-        };
         let base = if scheme == "file" { "file://".to_string() } else { key };
         Ok(Location { store, path, base })
     }
 
-    fn build(&self, scheme: &str, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+    fn build(&self, kind: ObjectStoreScheme, scheme: &str, url: &Url) -> Result<Arc<dyn ObjectStore>> {
         use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
         use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
         use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
@@ -108,10 +107,10 @@ impl StoreRegistry {
             key: key.to_string(),
             message: e.to_string(),
         };
-        let store: Arc<dyn ObjectStore> = match scheme {
-            "file" => Arc::new(object_store::local::LocalFileSystem::new()),
-            "memory" => Arc::new(object_store::memory::InMemory::new()),
-            "s3" | "s3a" => {
+        let store: Arc<dyn ObjectStore> = match kind {
+            ObjectStoreScheme::Local => Arc::new(object_store::local::LocalFileSystem::new()),
+            ObjectStoreScheme::Memory => Arc::new(object_store::memory::InMemory::new()),
+            ObjectStoreScheme::AmazonS3 => {
                 let mut b = AmazonS3Builder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.s3, scheme)?);
                 for (k, v) in self.options.s3.iter().filter(|(k, _)| !is_retry_key(k)) {
                     let key: AmazonS3ConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
@@ -119,7 +118,7 @@ impl StoreRegistry {
                 }
                 Arc::new(b.build().map_err(|e| storage("open", url.as_str(), e))?)
             }
-            "az" | "azure" | "abfs" | "abfss" | "adl" => {
+            ObjectStoreScheme::MicrosoftAzure => {
                 let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.azure, scheme)?);
                 for (k, v) in self.options.azure.iter().filter(|(k, _)| !is_retry_key(k)) {
                     let key: AzureConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
@@ -127,7 +126,7 @@ impl StoreRegistry {
                 }
                 Arc::new(b.build().map_err(|e| storage("open", url.as_str(), e))?)
             }
-            "gs" => {
+            ObjectStoreScheme::GoogleCloudStorage => {
                 let mut b = GoogleCloudStorageBuilder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.gcs, scheme)?);
                 for (k, v) in self.options.gcs.iter().filter(|(k, _)| !is_retry_key(k)) {
                     let key: GoogleConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
@@ -135,7 +134,7 @@ impl StoreRegistry {
                 }
                 Arc::new(b.build().map_err(|e| storage("open", url.as_str(), e))?)
             }
-            "http" | "https" => Arc::new(
+            ObjectStoreScheme::Http => Arc::new(
                 object_store::http::HttpBuilder::new()
                     .with_url(format!("{}://{}", url.scheme(), url.authority()))
                     .build()
@@ -143,8 +142,8 @@ impl StoreRegistry {
             ),
             other => {
                 return Err(ConnectorError::InvalidUrl {
-                    url: url.to_string(),
-                    message: format!("unsupported scheme `{other}`"),
+                    url: crate::redact::url(url.as_str()),
+                    message: format!("unsupported store {other:?}"),
                 });
             }
         };
@@ -263,17 +262,11 @@ fn retry<V: std::fmt::Display>(opts: &std::collections::BTreeMap<String, V>, sch
     Ok(cfg)
 }
 
-/// `abfss://container@account.dfs.core.windows.net/a/b` and `az://container/a/b` both map to `a/b`.
-fn azure_path(url: &Url) -> Path {
-    let p = url.path().trim_start_matches('/');
-    let host = url.host_str().unwrap_or("");
-    // `https://account.blob.core.windows.net/container/a` style: the first segment is the container.
-    let p = if host.contains(".blob.") || host.contains(".dfs.") && url.username().is_empty() {
-        p.split_once('/').map(|(_, rest)| rest).unwrap_or("")
-    } else {
-        p
-    };
-    Path::from_url_path(p).unwrap_or_else(|_| Path::from(p))
+/// The kind of store a URL names and the path inside it, as object_store reads it:
+/// `abfss://container@account.dfs.core.windows.net/a/b`, `az://container/a/b` and
+/// `https://account.blob.core.windows.net/container/a/b` all map to `a/b`.
+fn store_path(url: &Url) -> std::result::Result<(ObjectStoreScheme, Path), object_store::Error> {
+    ObjectStoreScheme::parse(url).map_err(|e| object_store::Error::Generic { store: "url", source: Box::new(e) })
 }
 
 fn bad(raw: &str, e: impl std::fmt::Display) -> ConnectorError {
@@ -342,8 +335,10 @@ mod tests {
     #[test]
     fn azure_paths() {
         let u = Url::parse("abfss://data@acct.dfs.core.windows.net/raw/x.jsonl").unwrap();
-        assert_eq!(azure_path(&u).as_ref(), "raw/x.jsonl");
+        assert_eq!(store_path(&u).unwrap().1.as_ref(), "raw/x.jsonl");
         let u = Url::parse("az://data/raw/x.jsonl").unwrap();
-        assert_eq!(azure_path(&u).as_ref(), "raw/x.jsonl");
+        assert_eq!(store_path(&u).unwrap().1.as_ref(), "raw/x.jsonl");
+        let u = Url::parse("https://acct.blob.core.windows.net/data/raw/x.jsonl").unwrap();
+        assert_eq!(store_path(&u).unwrap(), (ObjectStoreScheme::MicrosoftAzure, Path::from("raw/x.jsonl")));
     }
 }

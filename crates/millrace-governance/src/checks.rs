@@ -94,6 +94,10 @@ pub async fn check_output(
     })
 }
 
+fn clip(s: &str, w: usize) -> String {
+    if s.chars().count() <= w { s.to_string() } else { format!("{}…", s.chars().take(w.saturating_sub(1)).collect::<String>()) }
+}
+
 /// Compact text of a result value for the terminal table: `{"min": 5, "max": 9}` -> `>= 5, <= 9`.
 fn cell(v: &serde_json::Value) -> String {
     match v {
@@ -117,50 +121,25 @@ fn cell(v: &serde_json::Value) -> String {
 
 /// Renders results as an aligned plain-text table.
 pub fn results_table(results: &[CheckResult]) -> String {
-    let rows: Vec<[String; 6]> = results
-        .iter()
-        .map(|r| {
-            [
-                r.status.as_str().to_uppercase(),
-                r.severity.as_str().to_string(),
-                r.name.clone(),
-                cell(&r.observed),
-                cell(&r.threshold),
-                r.message.clone(),
-            ]
-        })
-        .collect();
-    let header = ["STATUS", "SEVERITY", "CHECK", "OBSERVED", "THRESHOLD", "MESSAGE"];
-    // Long observed values (a schema's types) and rules are clipped; the message column is last and
-    // never clipped.
-    let caps = [6, 8, 40, 12, 30];
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &rows {
-        for ((w, c), cap) in widths.iter_mut().zip(row.iter()).zip(caps) {
-            *w = (*w).max(c.chars().count().min(cap));
-        }
+    use comfy_table::{ContentArrangement, Table, presets};
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(["STATUS", "SEVERITY", "CHECK", "OBSERVED", "THRESHOLD", "MESSAGE"]);
+    for r in results {
+        table.add_row([
+            r.status.as_str().to_uppercase(),
+            r.severity.as_str().to_string(),
+            // Long observed values (a schema's types) and rules are clipped; the message never is.
+            clip(&r.name, 40),
+            clip(&cell(&r.observed), 12),
+            clip(&cell(&r.threshold), 30),
+            r.message.clone(),
+        ]);
     }
-    let clip = |s: &str, w: usize| -> String {
-        if s.chars().count() <= w { format!("{s:<w$}") } else { format!("{}…", s.chars().take(w.saturating_sub(1)).collect::<String>()) }
-    };
-    let mut s = String::new();
-    let line = |cells: [&str; 6], s: &mut String| {
-        let mut l = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i < 5 {
-                l.push_str(&clip(c, widths[i]));
-                l.push_str("  ");
-            } else {
-                l.push_str(c);
-            }
-        }
-        s.push_str(l.trim_end());
-        s.push('\n');
-    };
-    line(header, &mut s);
-    for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]], &mut s);
+    for c in table.column_iter_mut() {
+        c.set_padding((0, 2));
     }
+    let mut s: String = table.lines().map(|l| l.trim_end().to_string() + "\n").collect();
     let count = |st: CheckStatus| results.iter().filter(|r| r.status == st).count();
     s.push_str(&format!(
         "{} checks: {} passed, {} warned, {} failed, {} errored\n",
@@ -185,5 +164,26 @@ mod tests {
         assert_eq!(verdict(&[r(CheckStatus::Pass), r(CheckStatus::Warn)]), Verdict::Warn);
         assert_eq!(verdict(&[r(CheckStatus::Warn), r(CheckStatus::Error)]), Verdict::Fail);
         assert_eq!(verdict(&[]), Verdict::Pass);
+    }
+
+    #[test]
+    fn results_table_aligns_clips_and_counts() {
+        let r = |name: &str, status, observed: serde_json::Value| CheckResult {
+            name: name.into(),
+            status,
+            observed,
+            message: format!("message of {name}"),
+            ..Default::default()
+        };
+        let long = "x".repeat(60);
+        let t = results_table(&[r("short", CheckStatus::Pass, 3.into()), r(&long, CheckStatus::Fail, serde_json::json!({"min": 5}))]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("STATUS  SEVERITY"), "{t}");
+        let col = |l: &str| l[..l.find("message of").unwrap()].chars().count();
+        assert_eq!(col(lines[1]), col(lines[2]), "messages start in one column:\n{t}");
+        let cells = &lines[2][..lines[2].find("message of").unwrap()];
+        assert!(cells.contains(&format!("{}…", "x".repeat(39))) && !cells.contains(&"x".repeat(40)), "{t}");
+        assert!(lines[2].contains(">= 5"), "{t}");
+        assert_eq!(lines[3], "2 checks: 1 passed, 0 warned, 1 failed, 0 errored");
     }
 }

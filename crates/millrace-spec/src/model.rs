@@ -478,3 +478,42 @@ impl Default for EngineSpec {
         Self { threads: None, batch_rows: 4096, lease_seconds: 60 }
     }
 }
+
+#[cfg(test)]
+mod tokenise_settings {
+    use super::TokeniseStage;
+    use millrace_tokenise::TokeniseParams;
+
+    /// The stage spells out `TokeniseParams`' keys (see its comment): both must keep the same keys,
+    /// and a value must survive the trip through the stage unchanged.
+    #[test]
+    fn the_stage_and_the_params_have_the_same_keys_and_round_trip() {
+        let p = TokeniseParams {
+            tokenizer: "t.json".into(),
+            add_bos: true,
+            add_eos: false,
+            max_tokens: Some(7),
+            bos_token: Some("<s>".into()),
+            eos_token: Some("</s>".into()),
+            add_special_tokens: true,
+        };
+        let mut v = serde_json::to_value(&p).unwrap();
+        let params_keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        v.as_object_mut().unwrap().insert("token_ids".into(), true.into());
+        let stage: TokeniseStage = serde_json::from_value(v).unwrap();
+        assert_eq!(stage.params(), p);
+        let mut back = serde_json::to_value(&stage).unwrap();
+        back.as_object_mut().unwrap().remove("token_ids");
+        let stage_keys: Vec<String> = back.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(stage_keys, params_keys);
+        assert_eq!(serde_json::from_value::<TokeniseParams>(back).unwrap(), p);
+        assert_eq!(TokeniseStage::default().params(), TokeniseParams::default());
+        // The aliases of one are aliases of the other.
+        for (alias, value) in [("tokenizer_path", "\"x\""), ("append_eod", "true"), ("max_length", "3"), ("eod_token", "\"e\"")] {
+            let json = format!("{{\"{alias}\": {value}}}");
+            let a: TokeniseStage = serde_json::from_str(&json).unwrap();
+            let b: TokeniseParams = serde_json::from_str(&json).unwrap();
+            assert_eq!(a.params(), b, "{alias}");
+        }
+    }
+}
