@@ -2,27 +2,18 @@
 //! `C4QualityFilter`: lines are removed one by one (too-long word, no terminal punctuation,
 //! too few words, "javascript", policy phrases, Wikipedia citation markers are stripped), and the
 //! whole document is dropped for "lorem ipsum", a curly bracket, or too few sentences left.
+//!
+//! The per-line rules live in [`lines`], which is also what `millrace-text`'s `clean` stage
+//! runs for its C4 line filters, so the two cannot disagree.
+
+pub mod lines;
 
 use crate::{Decision, QualityError, check_language, pytext, words};
-use regex::Regex;
+use lines::{LineRule, LineRules, LineVerdict, TerminalPunct};
 use serde::{Deserialize, Serialize};
-use std::sync::LazyLock;
 
 /// Filter name used in drop reasons.
 pub const NAME: &str = "c4_quality";
-
-const END_PUNCTUATION: [char; 5] = ['.', '?', '!', '"', '\''];
-const POLICY_SUBSTRINGS: [&str; 6] = [
-    "terms of use",
-    "privacy policy",
-    "cookie policy",
-    "uses cookies",
-    "use of cookies",
-    "use cookies",
-];
-
-static CITATION: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"\[\d*\]|\[edit\]|\[citation needed\]").ok());
 
 /// Parameters of [`C4QualityFilter`]; names and defaults are those of datatrove's
 /// `C4QualityFilter.__init__`. Integer limits use `-1` to disable, like datatrove.
@@ -75,20 +66,46 @@ impl Default for C4QualityParams {
 #[derive(Debug, Clone)]
 pub struct C4QualityFilter {
     params: C4QualityParams,
+    rules: LineRules,
 }
 
 impl C4QualityFilter {
     /// Validate the parameters and build the filter.
     pub fn new(params: C4QualityParams) -> Result<Self, QualityError> {
         check_language(NAME, &params.language)?;
-        if CITATION.is_none() {
+        if !lines::citation_pattern_ok() {
             return Err(QualityError::InvalidParameter {
                 filter: NAME,
                 param: "remove_citations",
                 message: "citation pattern failed to compile".into(),
             });
         }
-        Ok(Self { params })
+        let rules = Self::line_rules(&params);
+        Ok(Self { params, rules })
+    }
+
+    /// The line rules these parameters select. datatrove's integer limits: `-1` disables
+    /// `max_word_length`, any other negative limit makes every word too long; `min_words_per_line`
+    /// of 0 or below never drops.
+    fn line_rules(p: &C4QualityParams) -> LineRules {
+        LineRules {
+            remove_citations: p.remove_citations,
+            max_word_length: (p.max_word_length != -1)
+                .then(|| usize::try_from(p.max_word_length).unwrap_or(0)),
+            terminal_punct: p.filter_no_terminal_punct.then_some(TerminalPunct::C4),
+            min_words: usize::try_from(p.min_words_per_line)
+                .ok()
+                .filter(|n| *n > 0),
+            lorem_ipsum: p.filter_lorem_ipsum,
+            javascript: p.filter_javascript,
+            curly_bracket: p.filter_curly_bracket,
+            policy: p.filter_policy,
+        }
+    }
+
+    /// The line rules this filter runs (see [`lines`]).
+    pub fn rules(&self) -> &LineRules {
+        &self.rules
     }
 
     /// The parameters this filter runs with.
@@ -108,44 +125,16 @@ impl C4QualityFilter {
         let mut num_sentences: i64 = 0;
         let mut kept: Vec<std::borrow::Cow<'_, str>> = Vec::new();
         for piece in pieces {
-            let line = pytext::strip(piece);
-            let mut n_words = 0i64;
-            let mut too_long = false;
-            for w in pytext::split_whitespace(line) {
-                n_words += 1;
-                if p.max_word_length != -1 && (pytext::char_len(w) as i64) > p.max_word_length {
-                    too_long = true;
+            let line = match self.rules.check(lines::strip(piece)) {
+                LineVerdict::Keep(line) => line,
+                LineVerdict::Drop(LineRule::LoremIpsum) => {
+                    return (Decision::drop(NAME, "lorem_ipsum"), None);
                 }
-            }
-            if too_long {
-                continue;
-            }
-            let line: std::borrow::Cow<'_, str> = match (p.remove_citations, CITATION.as_ref()) {
-                (true, Some(re)) if line.contains('[') => re.replace_all(line, ""),
-                _ => std::borrow::Cow::Borrowed(line),
+                LineVerdict::Drop(LineRule::CurlyBracket) => {
+                    return (Decision::drop(NAME, "curly_bracket"), None);
+                }
+                LineVerdict::Drop(_) => continue,
             };
-            if p.filter_no_terminal_punct
-                && (!line.ends_with(END_PUNCTUATION) || line.ends_with("..."))
-            {
-                continue;
-            }
-            // The word count is taken before citation removal, as in datatrove.
-            if n_words < p.min_words_per_line {
-                continue;
-            }
-            let lower = pytext::lower(&line);
-            if p.filter_lorem_ipsum && lower.contains("lorem ipsum") {
-                return (Decision::drop(NAME, "lorem_ipsum"), None);
-            }
-            if p.filter_javascript && lower.contains("javascript") {
-                continue;
-            }
-            if p.filter_curly_bracket && line.contains('{') {
-                return (Decision::drop(NAME, "curly_bracket"), None);
-            }
-            if p.filter_policy && POLICY_SUBSTRINGS.iter().any(|s| lower.contains(s)) {
-                continue;
-            }
             if p.min_num_sentences != -1 {
                 num_sentences += if p.split_paragraph {
                     // datatrove's split_into_sentences returns one piece for a text without

@@ -7,6 +7,8 @@
 //! * the filters — [`gopher_quality`], [`gopher_repetition`], [`c4`] (C4 line removal plus the
 //!   document-level rules), [`fineweb`] (FineWeb's quality rules) and a simple [`length`]
 //!   filter;
+//! * the C4 line rules ([`c4::lines`]), the single implementation shared with the line filters
+//!   of `millrace-text`'s `clean` stage;
 //! * the English word tokeniser they share ([`words`], a rule-for-rule port of the spaCy
 //!   `blank("en")` tokenisation datatrove uses) and Python-exact string helpers ([`pytext`]);
 //! * [`QualityPipeline`], which runs a configured list of filters per document (this is what

@@ -10,7 +10,9 @@
 //!    (cookie/consent banners, menus, sidebars, breadcrumbs, ads, share bars). Block elements become
 //!    line or paragraph breaks, `<pre>` keeps its whitespace, entities are decoded by the parser.
 //! 3. **Text cleanup** (both modes): control characters, whitespace runs, blank-line runs.
-//! 4. **Line filters** ([`LineFilters`]): the C4 line rules, each off by default.
+//! 4. **Line filters** ([`LineFilters`]): the C4 line rules, each off by default. The rules are
+//!    `millrace_quality::c4::lines`, the implementation the `c4_quality` filter runs, so
+//!    [`LineFilters::c4`] removes exactly the lines datatrove's `C4QualityFilter` removes.
 //!
 //! # Why html5ever (`scraper`)
 //! Two maintained options were compared on the 24 HTML pages (0.35 MB; Sphinx, DocBook and Debian
@@ -41,6 +43,7 @@ mod html;
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+use millrace_quality::c4::lines::{self, LineRules, LineVerdict, TerminalPunct};
 use rayon::prelude::*;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -93,10 +96,20 @@ impl Default for HtmlParams {
     }
 }
 
-/// C4-style line rules; a line that matches any enabled rule is removed. All off by default: set
-/// `javascript`, `lorem_ipsum`, `policy`, `curly_braces`, `citations` to `true`,
-/// `min_words: 3`, `max_word_length: 1000` (and `terminal_punct: true` for strict C4) to get
-/// datatrove's `C4QualityFilter` line removal.
+/// C4 line rules; a line that matches any enabled rule is removed. All off by default;
+/// [`LineFilters::c4`] turns on datatrove's `C4QualityFilter` line removal.
+///
+/// The rules are `millrace_quality::c4::lines`, the code the `c4_quality` filter runs, with
+/// datatrove's definitions: a line is judged after Python's `str.strip()`, words are Python
+/// `str.split()` tokens counted before citation removal, and the phrase rules test the
+/// lowercased line. Two C4 rules act on the line here instead of the whole page (`lorem_ipsum`,
+/// `curly_braces`). What differs from `c4_quality` is the stage around the rules, not the rules:
+/// lines are split on line feeds after control-character removal and whitespace collapsing
+/// (which can join a policy phrase split by a tab or a double space), and blank lines are kept
+/// as paragraph breaks.
+///
+/// Three options go beyond C4 and are off in [`LineFilters::c4`]:
+/// `terminal_punct_multilingual`, `min_words_unicode` and `curly_braces_closing`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct LineFilters {
@@ -108,37 +121,50 @@ pub struct LineFilters {
     /// policy", "uses cookies", "use of cookies", "use cookies"), any case.
     #[serde(alias = "policies")]
     pub policy: bool,
-    /// Drop lines containing `{` or `}`. C4 drops the whole page; here the line.
+    /// Drop lines containing `{`. C4 drops the whole page; here the line.
     #[serde(alias = "curly_bracket")]
     pub curly_braces: bool,
-    /// Drop lines with fewer than this many words (0 = off). Words are whitespace-separated
-    /// tokens, or Unicode words (UAX #29) when there are fewer of those, so a CJK line counts one
-    /// word per ideograph instead of being one "word".
+    /// **Not C4.** With `curly_braces`, also drop lines containing `}` (closing lines of code
+    /// blocks). No effect without `curly_braces`.
+    pub curly_braces_closing: bool,
+    /// Drop lines with fewer than this many whitespace-separated words (0 = off).
     #[serde(alias = "min_words_per_line")]
     pub min_words: usize,
+    /// **Not C4.** With `min_words`, a line also passes when it has that many Unicode words
+    /// (UAX #29), so a CJK line counts one word per ideograph instead of being one "word". No
+    /// effect without `min_words`.
+    pub min_words_unicode: bool,
     /// Drop lines holding a whitespace-separated word longer than this many characters (0 = off).
     pub max_word_length: usize,
     /// Remove Wikipedia citation marks `[12]`, `[edit]`, `[citation needed]` inside lines.
     #[serde(alias = "remove_citations")]
     pub citations: bool,
-    /// Keep only lines ending in terminal punctuation (`.` `!` `?` `"` `'`, and the CJK/Arabic
-    /// full stops and question/exclamation marks), dropping lines ending in "...".
+    /// Keep only lines ending in terminal punctuation (`.` `!` `?` `"` `'`), dropping lines ending
+    /// in "...".
     #[serde(alias = "filter_no_terminal_punct")]
     pub terminal_punct: bool,
+    /// **Not C4.** With `terminal_punct`, also accept the CJK and Arabic-script full stops and
+    /// question/exclamation marks (`。` `．` `？` `！` `؟` `۔`). No effect without
+    /// `terminal_punct`.
+    pub terminal_punct_multilingual: bool,
 }
 
 impl LineFilters {
-    /// The settings of datatrove's `C4QualityFilter` line removal (without the page-level rules).
+    /// The settings of datatrove's `C4QualityFilter` line removal (without the page-level rules;
+    /// "lorem ipsum" and `{` remove the line instead of the page). The options beyond C4 are off.
     pub fn c4() -> Self {
         Self {
             javascript: true,
             lorem_ipsum: true,
             policy: true,
             curly_braces: true,
+            curly_braces_closing: false,
             min_words: 3,
+            min_words_unicode: false,
             max_word_length: 1000,
             citations: true,
             terminal_punct: true,
+            terminal_punct_multilingual: false,
         }
     }
 
@@ -151,6 +177,38 @@ impl LineFilters {
             || self.max_word_length > 0
             || self.citations
             || self.terminal_punct
+    }
+
+    /// The shared C4 rules these settings select. `min_words` with `min_words_unicode` is
+    /// checked by [`LineFilters::drops_beyond_c4`] instead.
+    fn rules(&self) -> LineRules {
+        LineRules {
+            remove_citations: self.citations,
+            max_word_length: (self.max_word_length > 0).then_some(self.max_word_length),
+            terminal_punct: self
+                .terminal_punct
+                .then_some(if self.terminal_punct_multilingual {
+                    TerminalPunct::Multilingual
+                } else {
+                    TerminalPunct::C4
+                }),
+            min_words: (self.min_words > 0 && !self.min_words_unicode).then_some(self.min_words),
+            lorem_ipsum: self.lorem_ipsum,
+            javascript: self.javascript,
+            curly_bracket: self.curly_braces,
+            policy: self.policy,
+        }
+    }
+
+    /// The options beyond C4, on a line the shared rules kept: `stripped` is the line before
+    /// citation removal (where word rules count), `kept` after it.
+    fn drops_beyond_c4(&self, stripped: &str, kept: &str) -> bool {
+        let n = self.min_words;
+        (self.min_words_unicode
+            && n > 0
+            && !lines::has_at_least_words(stripped, n)
+            && stripped.unicode_words().take(n).count() < n)
+            || (self.curly_braces && self.curly_braces_closing && kept.contains('}'))
     }
 }
 
@@ -273,55 +331,6 @@ fn strip_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-static CITATION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\[\d*\]|\[edit\]|\[citation needed\]").expect("static regex"));
-
-const POLICY_PHRASES: &[&str] = &[
-    "terms of use",
-    "privacy policy",
-    "cookie policy",
-    "uses cookies",
-    "use of cookies",
-    "use cookies",
-];
-
-fn contains_ci(haystack: &str, needle: &str) -> bool {
-    // ASCII needles: compare case-insensitively without allocating a lowercase copy.
-    let n = needle.as_bytes();
-    haystack
-        .as_bytes()
-        .windows(n.len())
-        .any(|w| w.eq_ignore_ascii_case(n))
-}
-
-fn word_count_at_least(line: &str, n: usize) -> bool {
-    if line.split_whitespace().take(n).count() >= n {
-        return true;
-    }
-    line.unicode_words().take(n).count() >= n
-}
-
-fn ends_with_terminal_punct(line: &str) -> bool {
-    if line.ends_with("...") || line.ends_with('…') {
-        return false;
-    }
-    line.ends_with(['.', '!', '?', '"', '\'', '。', '！', '？', '؟', '۔', '．'])
-}
-
-/// Should this (trimmed, non-empty) line be dropped?
-fn drop_line(line: &str, f: &LineFilters) -> bool {
-    (f.javascript && contains_ci(line, "javascript"))
-        || (f.lorem_ipsum && contains_ci(line, "lorem ipsum"))
-        || (f.policy && POLICY_PHRASES.iter().any(|ph| contains_ci(line, ph)))
-        || (f.curly_braces && line.contains(['{', '}']))
-        || (f.max_word_length > 0
-            && line
-                .split_whitespace()
-                .any(|w| w.chars().count() > f.max_word_length))
-        || (f.min_words > 0 && !word_count_at_least(line, f.min_words))
-        || (f.terminal_punct && !ends_with_terminal_punct(line))
-}
-
 fn collapse_spaces(line: &str, out: &mut String) {
     let mut pending_space = false;
     for c in line.trim_matches(is_horizontal_space).chars() {
@@ -346,6 +355,7 @@ fn cleanup_text<'a>(text: &'a str, p: &CleanParams) -> Cow<'a, str> {
     };
     let f = &p.line_filters;
     let filtering = f.any();
+    let rules = f.rules();
     let mut out = String::with_capacity(base.len());
     let mut blank_run = 0usize;
     let mut scratch = String::new();
@@ -357,14 +367,28 @@ fn cleanup_text<'a>(text: &'a str, p: &CleanParams) -> Cow<'a, str> {
             line = &scratch;
         }
         let cited;
-        if f.citations && line.contains('[') {
-            cited = CITATION.replace_all(line, "");
-            line = &cited;
+        if filtering && !line.trim().is_empty() {
+            let stripped = lines::strip(line);
+            match rules.check(stripped) {
+                LineVerdict::Drop(_) => continue,
+                LineVerdict::Keep(kept) => {
+                    if f.drops_beyond_c4(stripped, &kept) {
+                        continue;
+                    }
+                    if let Cow::Owned(kept) = kept {
+                        // Citations were removed. Keep the line's own edges when it had any
+                        // (`collapse_whitespace: false`).
+                        cited = if stripped.len() == line.len() {
+                            kept
+                        } else {
+                            lines::remove_citations(line).into_owned()
+                        };
+                        line = &cited;
+                    }
+                }
+            }
         }
         let is_blank = line.trim().is_empty();
-        if !is_blank && filtering && drop_line(line.trim(), f) {
-            continue;
-        }
         if is_blank {
             blank_run += 1;
             // blank lines at the start of the document are dropped entirely
@@ -456,16 +480,80 @@ mod tests {
 
     #[test]
     fn min_words_cjk() {
-        let p = CleanParams {
+        // C4 counts whitespace-separated words: a CJK sentence is one word.
+        let c4_count = CleanParams {
             line_filters: LineFilters {
                 min_words: 3,
                 ..Default::default()
             },
             ..Default::default()
         };
+        assert_eq!(clean("これは日本語の文です。\n短\nok go", &c4_count), "");
+        // `min_words_unicode` (not C4) counts one word per ideograph.
+        let p = CleanParams {
+            line_filters: LineFilters {
+                min_words: 3,
+                min_words_unicode: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         assert_eq!(
-            clean("これは日本語の文です。\n短\nok go", &p),
-            "これは日本語の文です。"
+            clean("これは日本語の文です。\n短\nok go\nok go on", &p),
+            "これは日本語の文です。\nok go on"
+        );
+    }
+
+    #[test]
+    fn options_beyond_c4() {
+        let text = "这是一个完整的中文句子。\nAn English sentence is here.\nclosing } brace line.";
+        let c4 = CleanParams {
+            line_filters: LineFilters::c4(),
+            ..Default::default()
+        };
+        assert_eq!(
+            clean(text, &c4),
+            "An English sentence is here.\nclosing } brace line."
+        );
+        let extended = CleanParams {
+            line_filters: LineFilters {
+                terminal_punct_multilingual: true,
+                min_words_unicode: true,
+                curly_braces_closing: true,
+                ..LineFilters::c4()
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            clean(text, &extended),
+            "这是一个完整的中文句子。\nAn English sentence is here."
+        );
+        // The modifiers do nothing without their rule.
+        let modifiers_only = CleanParams {
+            line_filters: LineFilters {
+                terminal_punct_multilingual: true,
+                min_words_unicode: true,
+                curly_braces_closing: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(clean(text, &modifiers_only), text);
+    }
+
+    #[test]
+    fn citations_keep_line_edges_without_collapsing() {
+        let p = CleanParams {
+            collapse_whitespace: false,
+            line_filters: LineFilters {
+                citations: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            clean("  a claim[1] here\n[2]\nnext", &p),
+            "  a claim here\n\nnext"
         );
     }
 
@@ -499,6 +587,19 @@ mod tests {
         assert_eq!(p.line_filters.min_words, 3);
         assert!(!p.html.prefer_main);
         assert!(serde_json::from_str::<CleanParams>(r#"{"nope":true}"#).is_err());
+        // datatrove's names work as aliases; the options beyond C4 have their own names.
+        let f: LineFilters = serde_json::from_str(
+            r#"{"policies":true,"curly_bracket":true,"min_words_per_line":3,"max_word_length":1000,
+                "remove_citations":true,"filter_no_terminal_punct":true,"javascript":true,
+                "lorem_ipsum":true}"#,
+        )
+        .unwrap();
+        assert_eq!(f, LineFilters::c4());
+        let f: LineFilters = serde_json::from_str(
+            r#"{"terminal_punct_multilingual":true,"min_words_unicode":true,"curly_braces_closing":true}"#,
+        )
+        .unwrap();
+        assert!(f.terminal_punct_multilingual && f.min_words_unicode && f.curly_braces_closing);
         assert_eq!(
             serde_json::from_str::<CleanParams>("{}").unwrap(),
             CleanParams::default()
