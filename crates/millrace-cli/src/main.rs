@@ -125,6 +125,22 @@ fn cancel_on_interrupt() -> Arc<AtomicBool> {
     cancel
 }
 
+/// SIGTERM (a stream worker being stopped): commit the epoch in progress, plan no other, exit 0.
+fn stop_on_terminate() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            if term.recv().await.is_some() {
+                eprintln!("terminate: finishing the epoch in progress, then stopping");
+                s2.store(true, Ordering::SeqCst);
+            }
+        }
+    });
+    stop
+}
+
 async fn run(spec_path: &Path, limit: Option<usize>, set: &[String], json: bool, quiet: bool, no_checks: bool, gate: GateArgs) -> ExitCode {
     let p = match load(spec_path, set) {
         Ok(p) => p,
@@ -134,6 +150,7 @@ async fn run(spec_path: &Path, limit: Option<usize>, set: &[String], json: bool,
         limit,
         progress: !quiet && !json && std::io::stderr().is_terminal(),
         cancel: Some(cancel_on_interrupt()),
+        stop: Some(stop_on_terminate()),
         checks: (!no_checks).then(|| check_options(&gate, None)),
     };
     let outcome = match p.run(opts).await {

@@ -191,7 +191,7 @@ pub(crate) async fn list_all(loc: &Location) -> Result<Vec<object_store::ObjectM
 }
 
 /// A JSON object and its metadata; `None` when there is no such object.
-pub(crate) async fn read_json<T: for<'de> serde::Deserialize<'de>>(loc: &Location) -> Result<Option<(T, object_store::ObjectMeta)>> {
+pub async fn read_json<T: for<'de> serde::Deserialize<'de>>(loc: &Location) -> Result<Option<(T, object_store::ObjectMeta)>> {
     use object_store::ObjectStoreExt;
     let got = retrying(|| async {
         let got = loc.store.get(&loc.path).await?;
@@ -223,7 +223,7 @@ pub(crate) async fn put_json<T: serde::Serialize>(loc: &Location, v: &T) -> Resu
 
 /// Writes `v` as JSON only if nothing is there yet; `Ok(false)` when something was (which may be an
 /// earlier attempt of this very call whose answer was lost: callers that care read it back).
-pub(crate) async fn put_new<T: serde::Serialize>(loc: &Location, v: &T) -> Result<bool> {
+pub async fn put_new<T: serde::Serialize>(loc: &Location, v: &T) -> Result<bool> {
     let body = json_body(loc, v)?;
     match retrying(|| loc.store.put_opts(&loc.path, body.clone(), object_store::PutMode::Create.into())).await {
         Ok(_) => Ok(true),

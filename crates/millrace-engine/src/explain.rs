@@ -43,7 +43,7 @@ pub async fn explain(spec: &LoadedSpec) -> Result<String> {
     let physical = datafusion::physical_plan::displayable(physical.as_ref()).indent(true).to_string();
     Ok(format!(
         "Source: {} ({} files, {} units, format {:?})\nSchema: {}\n\nLogical plan:\n{}\n\nOptimized logical plan:\n{}\n\nPhysical plan:\n{}",
-        spec.spec.source.files.value,
+        spec.spec.source.describe(),
         sp.files.len(),
         units.len(),
         sp.opts.format,

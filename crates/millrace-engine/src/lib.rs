@@ -12,6 +12,7 @@
 
 mod cut;
 mod dedupe;
+mod epochs;
 mod error;
 mod explain;
 mod metrics;

@@ -28,6 +28,14 @@ pub(crate) struct SourcePlan {
 }
 
 pub(crate) async fn plan_source(spec: &LoadedSpec, registry: &StoreRegistry, batch_rows: usize) -> Result<SourcePlan> {
+    if spec.spec.source.kafka.is_some() {
+        // A stream has no listing; its columns are sampled from the first epoch the run plans.
+        let opts = ReadOptions::from_spec(&spec.spec.source, &[], batch_rows)?;
+        if let Some(k) = &opts.kafka {
+            let schema = k.schema(&[], &opts.id_field, &opts.text_field).await?;
+            return Ok(SourcePlan { files: Vec::new(), opts, schema });
+        }
+    }
     let (_, files) = listing::expand(registry, &spec.spec.source.files.value).await?;
     if files.is_empty() && !spec.spec.source.allow_empty {
         return Err(millrace_connectors::ConnectorError::NoInput { pattern: millrace_connectors::redact::url(&spec.spec.source.files.value) }.into());

@@ -1,6 +1,7 @@
 //! A run: plan the epochs still to do, then for each epoch execute, write, commit sinks, checkpoint.
 
 use crate::cut::{Mode, split_rejects, tap};
+use crate::epochs::{Epochs, KafkaEpochs};
 use crate::metrics::{CpuTimed, EpochCounters, resource_usage};
 use crate::plan::{num_threads, plan_source, session};
 use crate::profile::OutputProfile;
@@ -31,6 +32,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Set on Ctrl-C: the run finishes nothing new and leaves the current epoch uncommitted.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Set on SIGTERM: the run commits the epoch in progress, plans no other, and ends.
+    pub stop: Option<Arc<AtomicBool>>,
     /// The run's id (manifests, checkpoints, report, lineage); a new UUID when absent.
     pub run_id: Option<String>,
 }
@@ -90,14 +93,24 @@ async fn run_leased(
             env.dedupe.insert(i, Arc::new(crate::dedupe::DedupeState::open(d, &id_field, index, &run_id).await?));
         }
     }
-    let consumed = source::Consumed::from_units(checkpoints.iter().flat_map(|c| c.units.iter()));
-    let work = source::plan_remaining(&sp.files, &sp.opts, spec.spec.source.split_bytes.0, &consumed);
-    for f in &work.changed {
-        tracing::warn!(file = %f.url, "input changed after an earlier epoch consumed it; not read again (use a new state to re-read it)");
-    }
-    let skipped_units = work.skipped_files;
-    let epochs = source::plan_epochs(work.units, spec.spec.source.epoch_bytes.0);
-    let total_bytes: u64 = epochs.iter().flatten().map(WorkUnit::bytes).sum();
+    let (mut epochs, skipped_units, changed, total_bytes) = match &sp.opts.kafka {
+        None => {
+            let consumed = source::Consumed::from_units(checkpoints.iter().flat_map(|c| c.units.iter()));
+            let work = source::plan_remaining(&sp.files, &sp.opts, spec.spec.source.split_bytes.0, &consumed);
+            for f in &work.changed {
+                tracing::warn!(file = %f.url, "input changed after an earlier epoch consumed it; not read again (use a new state to re-read it)");
+            }
+            let epochs = source::plan_epochs(work.units, spec.spec.source.epoch_bytes.0);
+            let total: u64 = epochs.iter().flatten().map(WorkUnit::bytes).sum();
+            (Epochs::Files(epochs.into_iter()), work.skipped_files, work.changed, total)
+        }
+        Some(k) => {
+            let k = KafkaEpochs::open(k.clone(), sinks.state.clone(), &checkpoints).await?;
+            (Epochs::Kafka(Box::new(k)), 0, Vec::new(), 0)
+        }
+    };
+    let mut schema = sp.schema.clone();
+    let mut schema_known = sp.opts.kafka.is_none();
 
     // A pipeline that redacts PII redacts it in what it rejects too (a row may be rejected before
     // the redact stage sees it).
@@ -114,7 +127,7 @@ async fn run_leased(
         started_at,
         resumed_after_epoch: last,
         skipped_units: skipped_units as u64,
-        changed_inputs: work.changed.iter().map(|f| f.url.clone()).collect(),
+        changed_inputs: changed.iter().map(|f| f.url.clone()).collect(),
         files: sp.files.len() as u64,
         ..Default::default()
     };
@@ -126,15 +139,24 @@ async fn run_leased(
     let read_opts = Arc::new(sp.opts.clone());
     let mut first_epoch = last.map(|l| l + 1).unwrap_or(0);
     let mut remaining_limit = opts.limit;
-    for units in epochs {
-        if opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) {
+    let stops: Vec<&Arc<AtomicBool>> = opts.cancel.iter().chain(opts.stop.iter()).collect();
+    loop {
+        if stops.iter().any(|c| c.load(Ordering::SeqCst)) {
             break;
         }
         if remaining_limit == Some(0) {
             break;
         }
         let epoch = first_epoch;
+        let Some(units) = epochs.next(epoch, &stops).await? else { break };
         first_epoch += 1;
+        if !schema_known {
+            // A stream's columns come from a sample of its first planned records.
+            if let Some(k) = &sp.opts.kafka {
+                schema = k.schema(&units, &sp.opts.id_field, &sp.opts.text_field).await?;
+            }
+            schema_known = true;
+        }
         let epoch_started = chrono::Utc::now();
         let before_read = metrics.rows_read.load(Ordering::Relaxed);
         let before_rej = metrics.rows_rejected.load(Ordering::Relaxed);
@@ -149,7 +171,7 @@ async fn run_leased(
                 units: u,
                 registry: registry.clone(),
                 opts: read_opts.clone(),
-                schema: sp.schema.clone(),
+                schema: schema.clone(),
                 rejects: reject_slot.clone(),
                 metrics: metrics.clone(),
                 counters: Some(counters.clone()),
@@ -159,7 +181,7 @@ async fn run_leased(
         // before the first batch): operators such as FilterExec coalesce up to this many rows.
         let rows = source::rows_per_batch(batch_rows, metrics.row_bytes().or(sp.opts.row_bytes_hint));
         let ctx = session(threads, rows);
-        ctx.register_table("input", Arc::new(streaming_table(sp.schema.clone(), parts)?))?;
+        ctx.register_table("input", Arc::new(streaming_table(schema.clone(), parts)?))?;
         let mode = Mode::Run { rejects: &rejects_tx, counters: &counters, epoch };
         let input = tap(&ctx, ctx.table("input").await?, &mode, EpochCounters::READ_STEP).await?;
         let mut df = apply_stages(&ctx, input, spec, &env, &mode).await?;
@@ -280,6 +302,7 @@ async fn run_leased(
             for d in env.dedupe.values() {
                 d.commit().await?;
             }
+            epochs.committed(&cp.units).await;
         }
         summary.profile.merge(&epoch_profile);
         summary.add_epoch(EpochRecord {

@@ -120,7 +120,7 @@ impl RunGovernance {
             sources: vec![SourceReport {
                 name: "source".into(),
                 kind: source_kind(&self.spec),
-                url: absolute_url(&s.source.files.value),
+                url: if s.source.kafka.is_some() { s.source.describe() } else { absolute_url(&s.source.files.value) },
                 ..Default::default()
             }],
             sinks: s
@@ -340,6 +340,9 @@ fn kind_name(k: millrace_spec::SinkKind) -> String {
 }
 
 fn source_kind(spec: &LoadedSpec) -> String {
+    if spec.spec.source.kafka.is_some() {
+        return "kafka".into();
+    }
     let f = spec.spec.source.format.or_else(|| millrace_connectors::source::format_of(&spec.spec.source.files.value));
     match f {
         Some(millrace_spec::Format::Jsonl) => "jsonl",

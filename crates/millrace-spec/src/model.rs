@@ -88,8 +88,12 @@ pub enum TextUnit {
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// A path, URL or glob: `data/*.jsonl.zst`, `s3://bucket/crawl/**/*.jsonl`, `az://container/x/`.
-    #[serde(alias = "path", alias = "url", alias = "glob")]
+    /// Exactly one of `files` and `kafka` is set.
+    #[serde(alias = "path", alias = "url", alias = "glob", default = "no_files")]
     pub files: Spanned<String>,
+    /// Records from Kafka topics instead of files.
+    #[serde(default)]
+    pub kafka: Option<Spanned<KafkaSourceSpec>>,
     /// Default: from the file extension.
     #[serde(default)]
     pub format: Option<Format>,
@@ -121,6 +125,90 @@ pub struct SourceSpec {
     /// instead of being read into memory.
     #[serde(default = "default_max_record_bytes")]
     pub max_record_bytes: ByteSize,
+}
+
+impl SourceSpec {
+    /// What the source reads, as reports and plans show it (no credentials: Kafka options are left
+    /// out).
+    pub fn describe(&self) -> String {
+        match &self.kafka {
+            Some(k) => format!("kafka://{}/{}", k.value.brokers, k.value.topics.join(",")),
+            None => self.files.value.clone(),
+        }
+    }
+}
+
+fn no_files() -> Spanned<String> {
+    Spanned::new(String::new(), serde_saphyr::Location::UNKNOWN, serde_saphyr::Location::UNKNOWN)
+}
+
+/// `source.kafka`: topics read as offset ranges, one range per partition and epoch.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSourceSpec {
+    /// Bootstrap servers, `host:port[,host:port]`.
+    pub brokers: String,
+    pub topics: Vec<String>,
+    /// Consumer group: offsets are committed to it after each checkpoint, for lag tooling.
+    pub group: String,
+    #[serde(default)]
+    pub format: KafkaFormat,
+    /// Where a partition starts when no checkpoint covers it.
+    #[serde(default)]
+    pub start: KafkaStart,
+    /// librdkafka settings (`security.protocol`, `sasl.password: ${KAFKA_PASSWORD}`, ...), passed
+    /// through; never printed.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    #[serde(default)]
+    pub epoch: KafkaEpochSpec,
+    /// Keep reading new records until stopped (SIGTERM: after the epoch in progress commits); with
+    /// `false` the run ends once it has read what the topics held when it started.
+    #[serde(default = "yes")]
+    pub follow: bool,
+    /// Stop waiting for a partition's planned records after this many seconds without progress.
+    #[serde(default = "default_kafka_timeout")]
+    pub read_timeout_seconds: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_kafka_timeout() -> u64 {
+    60
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaFormat {
+    /// A JSON object per message: its fields become columns.
+    #[default]
+    Json,
+    /// The message value is the text.
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaStart {
+    #[default]
+    Earliest,
+    Latest,
+}
+
+/// How much one epoch takes from the topics.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaEpochSpec {
+    /// Records per epoch over all partitions.
+    pub max_records: u64,
+}
+
+impl Default for KafkaEpochSpec {
+    fn default() -> Self {
+        Self { max_records: 100_000 }
+    }
 }
 
 /// See [`SourceSpec::on_error`].

@@ -39,7 +39,18 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
     if spec.name.value.trim().is_empty() {
         d.push(at(&spec.name, "`name` must not be empty".into(), None));
     }
-    check_url(&spec.source.files, &mut d);
+    match (&spec.source.kafka, spec.source.files.value.is_empty()) {
+        (Some(k), false) => d.push(at(k, "set one of `source.files` and `source.kafka`, not both".into(), None)),
+        (Some(k), true) => {
+            if k.value.brokers.trim().is_empty() || k.value.topics.is_empty() || k.value.group.trim().is_empty() {
+                d.push(at(k, "`source.kafka` needs `brokers`, `topics` and `group`".into(), None));
+            }
+            if k.value.epoch.max_records == 0 {
+                d.push(at(k, "`source.kafka.epoch.max_records` must be at least 1".into(), None));
+            }
+        }
+        (None, _) => check_url(&spec.source.files, &mut d),
+    }
     if spec.source.text_field.is_empty() {
         d.push(at(&spec.source.files, "`source.text_field` must not be empty".into(), None));
     }

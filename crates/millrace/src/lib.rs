@@ -95,6 +95,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Set it to stop: the run finishes nothing new and leaves the current epoch uncommitted.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Set it to end a stream gracefully: the epoch in progress commits, then the run ends.
+    pub stop: Option<Arc<AtomicBool>>,
     /// Evaluate the spec's checks after the run (None: skip them).
     pub checks: Option<CheckOptions>,
 }
@@ -163,6 +165,7 @@ impl Pipeline {
             limit: opts.limit,
             progress: opts.progress,
             cancel: opts.cancel.clone(),
+            stop: opts.stop.clone(),
             run_id: Some(run_id.clone()),
         };
         let result = millrace_engine::run(&self.spec, engine_opts).await;

@@ -3,6 +3,7 @@
 
 mod csv;
 mod jsonl;
+pub mod kafka;
 mod parquet;
 mod text;
 
@@ -65,6 +66,8 @@ pub struct ReadOptions {
     /// Larger records are rejected (with their offset) instead of read.
     pub max_record_bytes: u64,
     pub on_error: millrace_spec::OnError,
+    /// Set for a Kafka source: units are offset ranges of its partitions.
+    pub kafka: Option<kafka::KafkaSource>,
 }
 
 /// Counters shared by every reader of a run (progress bars and the run summary read them).
@@ -142,11 +145,14 @@ pub fn compression_of(url: &str, configured: Compression) -> Compression {
 
 impl ReadOptions {
     pub fn from_spec(spec: &SourceSpec, files: &[InputFile], batch_rows: usize) -> Result<Self> {
-        let format = match spec.format {
-            Some(f) => f,
+        let kafka = spec.kafka.as_ref().map(|k| kafka::KafkaSource::new(&k.value));
+        let format = match (spec.format, &spec.kafka) {
+            (_, Some(k)) if k.value.format == millrace_spec::KafkaFormat::Text => Format::Text,
+            (_, Some(_)) => Format::Jsonl,
+            (Some(f), None) => f,
             // Nothing to read (an allowed empty source): any format reads nothing.
-            None if files.is_empty() => Format::Jsonl,
-            None => {
+            (None, None) if files.is_empty() => Format::Jsonl,
+            (None, None) => {
                 let first = files.first().map(|f| f.url.as_str()).unwrap_or("");
                 format_of(first).ok_or_else(|| ConnectorError::UnknownFormat { url: first.to_string() })?
             }
@@ -164,6 +170,7 @@ impl ReadOptions {
             csv_header: spec.csv.header,
             max_record_bytes: spec.max_record_bytes.0,
             on_error: spec.on_error,
+            kafka,
         })
     }
 
@@ -389,6 +396,12 @@ pub async fn read_unit(
     rejects: &RejectSender,
     metrics: &Arc<SourceMetrics>,
 ) -> Result<()> {
+    if let Some(k) = &opts.kafka {
+        // A Kafka unit has no object store; the context's location is never used for it.
+        let loc = registry.resolve("memory:///kafka")?;
+        let ctx = UnitCtx { unit, opts, schema, tx, rejects, metrics, loc: &loc };
+        return kafka::read(&ctx, k).await;
+    }
     let loc = registry.resolve(&unit.file.url)?;
     let ctx = UnitCtx { unit, opts, schema, tx, rejects, metrics, loc: &loc };
     match opts.format {
@@ -693,6 +706,7 @@ pub mod fuzzing {
             csv_header: true,
             max_record_bytes: 1 << 16,
             on_error: millrace_spec::OnError::Reject,
+            kafka: None,
         };
         let schema = infer_schema(&registry, &file, &mut opts).await.map_err(|e| e.to_string())?;
         // Two byte ranges where the format allows, so the range logic is exercised too.

@@ -1,0 +1,425 @@
+//! Kafka as a source. A partition is read like a file whose address space is offsets: a work unit
+//! is `kafka://<topic>/<partition>` with the range `[start, end)` of offsets, planned before it is
+//! read (and written to the run's state by the engine), so a rerun after a crash reads exactly the
+//! same records. Reading uses `assign()` at the planned start, `isolation.level=read_committed` and
+//! no automatic commits, and stops at the planned end offset, not after a record count: transaction
+//! markers and aborted records take offsets too. The checkpoint is the source of truth for offsets;
+//! the group's committed offsets are written after it, for lag tooling only.
+
+use super::{UnitCtx, WorkUnit};
+use crate::listing::InputFile;
+use crate::{ConnectorError, Result};
+use arrow::array::{ArrayRef, Int32Builder, Int64Builder, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use millrace_spec::{KafkaFormat, KafkaSourceSpec, KafkaStart};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Columns every Kafka source adds: where each record came from.
+pub const TOPIC_COLUMN: &str = "_kafka_topic";
+pub const PARTITION_COLUMN: &str = "_kafka_partition";
+pub const OFFSET_COLUMN: &str = "_kafka_offset";
+pub const TIMESTAMP_COLUMN: &str = "_kafka_timestamp";
+pub const KEY_COLUMN: &str = "_kafka_key";
+
+const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+/// Records sampled to infer the columns of JSON messages.
+const SAMPLE_RECORDS: usize = 1000;
+
+/// A topic partition.
+pub type Partition = (String, i32);
+
+/// The unit URL of a partition.
+pub fn unit_url(topic: &str, partition: i32) -> String {
+    format!("kafka://{topic}/{partition}")
+}
+
+/// The partition a unit URL names.
+pub fn parse_unit_url(url: &str) -> Option<Partition> {
+    let rest = url.strip_prefix("kafka://")?;
+    let (topic, p) = rest.rsplit_once('/')?;
+    Some((topic.to_string(), p.parse().ok()?))
+}
+
+fn unit(topic: &str, partition: i32, start: i64, end: i64) -> WorkUnit {
+    // `size` is the planned end: a partition's address space ends where this unit does.
+    WorkUnit {
+        file: InputFile { url: unit_url(topic, partition), size: end.max(0) as u64, etag: None },
+        range: Some((start.max(0) as u64, end.max(0) as u64)),
+    }
+}
+
+fn kafka_err(what: &str, e: KafkaError) -> ConnectorError {
+    ConnectorError::read(&format!("kafka {what}"), e)
+}
+
+/// The Kafka source of a spec: planning offset ranges, and committing offsets to the group.
+#[derive(Clone)]
+pub struct KafkaSource {
+    spec: Arc<KafkaSourceSpec>,
+}
+
+impl std::fmt::Debug for KafkaSource {
+    // Options may hold credentials: only brokers and topics are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KafkaSource({} {:?})", self.spec.brokers, self.spec.topics)
+    }
+}
+
+impl KafkaSource {
+    pub fn new(spec: &KafkaSourceSpec) -> Self {
+        Self { spec: Arc::new(spec.clone()) }
+    }
+
+    pub fn spec(&self) -> &KafkaSourceSpec {
+        &self.spec
+    }
+
+    /// The client settings every consumer of this source uses; `options` come last so a user can
+    /// override anything but the settings exactly-once depends on, which are set again after them.
+    fn config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.spec.brokers).set("group.id", &self.spec.group);
+        for (k, v) in &self.spec.options {
+            c.set(k, v);
+        }
+        c.set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true");
+        c
+    }
+
+    fn base_consumer(&self) -> Result<BaseConsumer> {
+        self.config().create().map_err(|e| kafka_err("client", e))
+    }
+
+    /// Every partition of the topics with its low and high offsets (the high offset of a
+    /// `read_committed` client is the last stable offset: open transactions are not planned).
+    pub async fn watermarks(&self) -> Result<BTreeMap<Partition, (i64, i64)>> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let c = this.base_consumer()?;
+            let mut out = BTreeMap::new();
+            for topic in &this.spec.topics {
+                let md = c.fetch_metadata(Some(topic), METADATA_TIMEOUT).map_err(|e| kafka_err("metadata", e))?;
+                for t in md.topics() {
+                    if let Some(e) = t.error() {
+                        return Err(ConnectorError::read(&format!("kafka topic {topic}"), format!("{e:?}")));
+                    }
+                    for p in t.partitions() {
+                        let w = c.fetch_watermarks(topic, p.id(), METADATA_TIMEOUT).map_err(|e| kafka_err("watermarks", e))?;
+                        out.insert((topic.clone(), p.id()), w);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| ConnectorError::read("kafka metadata", e.to_string()))?
+    }
+
+    /// Where each partition starts when no checkpoint covers it.
+    pub fn initial(&self, low: i64, high: i64) -> i64 {
+        match self.spec.start {
+            KafkaStart::Earliest => low,
+            KafkaStart::Latest => high,
+        }
+    }
+
+    /// The next epoch's units: from each partition's next offset towards `bound`, at most
+    /// `epoch.max_records` records in all, shared fairly between partitions with records left.
+    pub fn plan_epoch(&self, next: &BTreeMap<Partition, i64>, bound: &BTreeMap<Partition, i64>) -> Vec<WorkUnit> {
+        let mut left: Vec<(&Partition, i64, i64)> = bound
+            .iter()
+            .filter_map(|(p, end)| {
+                let start = *next.get(p)?;
+                (*end > start).then_some((p, start, *end))
+            })
+            .collect();
+        let mut budget = self.spec.epoch.max_records as i64;
+        let mut ends: BTreeMap<&Partition, i64> = left.iter().map(|(p, s, _)| (*p, *s)).collect();
+        while budget > 0 && !left.is_empty() {
+            let share = (budget / left.len() as i64).max(1);
+            for (p, _, end) in &left {
+                let cur = ends.get_mut(p).expect("planned partition");
+                let take = share.min(end - *cur).min(budget);
+                *cur += take;
+                budget -= take;
+            }
+            left.retain(|(p, _, end)| ends[p] < *end);
+        }
+        next.iter()
+            .filter_map(|(p, start)| {
+                let end = *ends.get(p)?;
+                (end > *start).then(|| unit(&p.0, p.1, *start, end))
+            })
+            .collect()
+    }
+
+    /// Commits the ends of `units` as the group's offsets. Only for lag tooling: a failure is
+    /// reported, and the next checkpoint commits again.
+    pub async fn commit_offsets(&self, units: &[WorkUnit]) -> Result<()> {
+        let mut tpl = TopicPartitionList::new();
+        for u in units {
+            if let (Some((t, p)), Some((_, end))) = (parse_unit_url(&u.file.url), u.range) {
+                tpl.add_partition_offset(&t, p, Offset::Offset(end as i64)).map_err(|e| kafka_err("offsets", e))?;
+            }
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let c = this.base_consumer()?;
+            c.commit(&tpl, CommitMode::Sync).map_err(|e| kafka_err("offset commit", e))
+        })
+        .await
+        .map_err(|e| ConnectorError::read("kafka offset commit", e.to_string()))?
+    }
+
+    /// The run's columns: for JSON, those of a sample of the planned records (plus the id and
+    /// text columns), then the `_kafka_*` columns.
+    pub async fn schema(&self, units: &[WorkUnit], id_field: &str, text_field: &str) -> Result<SchemaRef> {
+        let mut fields: Vec<Field> = Vec::new();
+        if self.spec.format == KafkaFormat::Json {
+            let mut values = Vec::new();
+            for u in units {
+                if values.len() >= SAMPLE_RECORDS {
+                    break;
+                }
+                let mut r = PartitionReader::open(self, u)?;
+                while values.len() < SAMPLE_RECORDS {
+                    let Some(m) = r.next().await? else { break };
+                    if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_slice::<serde_json::Value>(&m.payload) {
+                        values.push(v);
+                    }
+                }
+            }
+            let inferred = arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
+                .map_err(|e| ConnectorError::schema("kafka sample", e))?;
+            fields.extend(inferred.fields().iter().map(|f| {
+                let dt = match f.data_type() {
+                    DataType::Null | DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+                    other => other.clone(),
+                };
+                Field::new(f.name(), dt, true)
+            }));
+        }
+        for (name, dt) in [(id_field, DataType::Utf8), (text_field, DataType::Utf8)] {
+            match fields.iter().position(|f| f.name() == name) {
+                Some(i) => fields[i] = Field::new(name, dt, true),
+                None => fields.push(Field::new(name, dt, true)),
+            }
+        }
+        // The id first: stages and rejects take column 0 as the id.
+        if let Some(i) = fields.iter().position(|f| f.name() == id_field) {
+            let f = fields.remove(i);
+            fields.insert(0, f);
+        }
+        fields.retain(|f| !f.name().starts_with("_kafka_"));
+        fields.extend(kafka_fields());
+        Ok(Arc::new(Schema::new(fields)))
+    }
+}
+
+/// Reads one planned unit's records in offset order and stops at its planned end.
+struct PartitionReader {
+    consumer: StreamConsumer,
+    url: String,
+    topic: String,
+    partition: i32,
+    at: i64,
+    end: i64,
+    timeout: Duration,
+}
+
+impl PartitionReader {
+    fn open(source: &KafkaSource, unit: &WorkUnit) -> Result<Self> {
+        let (topic, partition) = parse_unit_url(&unit.file.url).ok_or_else(|| ConnectorError::read(&unit.file.url, "not a Kafka unit"))?;
+        let (start, end) = unit.range.map(|(a, b)| (a as i64, b as i64)).unwrap_or((0, 0));
+        let consumer: StreamConsumer = source.config().create().map_err(|e| kafka_err("client", e))?;
+        if end > start {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&topic, partition, Offset::Offset(start)).map_err(|e| kafka_err("assign", e))?;
+            consumer.assign(&tpl).map_err(|e| kafka_err("assign", e))?;
+        }
+        let timeout = Duration::from_secs(source.spec.read_timeout_seconds.max(1));
+        Ok(Self { consumer, url: unit.file.url.clone(), topic, partition, at: start, end, timeout })
+    }
+
+    /// The next record below the planned end, or `None` when the unit is done.
+    async fn next(&mut self) -> Result<Option<Record>> {
+        while self.at < self.end {
+            let got = match tokio::time::timeout(self.timeout, self.consumer.recv()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Err(ConnectorError::read(
+                        &self.url,
+                        format!("no progress for {}s at offset {} (planned up to {}); is the broker reachable?", self.timeout.as_secs(), self.at, self.end),
+                    ));
+                }
+            };
+            match got {
+                Ok(m) => {
+                    let offset = m.offset();
+                    if offset >= self.end {
+                        self.at = self.end;
+                        return Ok(None);
+                    }
+                    if offset < self.at {
+                        continue;
+                    }
+                    self.at = offset + 1;
+                    return Ok(Some(Record {
+                        offset,
+                        timestamp: m.timestamp().to_millis(),
+                        key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                        payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                    }));
+                }
+                // The fetch position reached the partition's end: what a read_committed consumer
+                // can see below `end` has been delivered (the rest are markers or aborted records).
+                Err(KafkaError::PartitionEOF(_)) => {
+                    let pos = self
+                        .consumer
+                        .position()
+                        .ok()
+                        .and_then(|p| p.find_partition(&self.topic, self.partition).and_then(|e| e.offset().to_raw()));
+                    if pos.is_some_and(|p| p >= self.end) {
+                        self.at = self.end;
+                    }
+                }
+                Err(e) => return Err(kafka_err(&self.url, e)),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// One message as the reader keeps it.
+struct Record {
+    offset: i64,
+    timestamp: Option<i64>,
+    key: Option<String>,
+    payload: Vec<u8>,
+}
+
+fn kafka_fields() -> Vec<Field> {
+    vec![
+        Field::new(TOPIC_COLUMN, DataType::Utf8, false),
+        Field::new(PARTITION_COLUMN, DataType::Int32, false),
+        Field::new(OFFSET_COLUMN, DataType::Int64, false),
+        Field::new(TIMESTAMP_COLUMN, DataType::Int64, true),
+        Field::new(KEY_COLUMN, DataType::Utf8, true),
+    ]
+}
+
+/// Good records of a batch being built.
+#[derive(Default)]
+struct Batcher {
+    buf: Vec<u8>,
+    rows: Vec<(i64, Option<i64>, Option<String>)>,
+    texts: StringBuilder,
+    bytes: usize,
+}
+
+/// Reads one planned unit: good records in batches, bad ones to the rejects with their topic,
+/// partition and offset.
+pub(crate) async fn read(ctx: &UnitCtx<'_>, source: &KafkaSource) -> Result<()> {
+    let (topic, partition) = parse_unit_url(ctx.url()).ok_or_else(|| ConnectorError::read(ctx.url(), "not a Kafka unit"))?;
+    let json = source.spec.format == KafkaFormat::Json;
+    let ints: Vec<&str> = ctx
+        .schema
+        .fields()
+        .iter()
+        .filter(|f| f.data_type().is_integer() && !f.name().starts_with("_kafka_"))
+        .map(|f| f.name().as_str())
+        .collect();
+    let max = ctx.opts.max_record_bytes;
+    let mut reader = PartitionReader::open(source, ctx.unit)?;
+    let mut b = Batcher::default();
+    while let Some(r) = reader.next().await? {
+        let len = r.payload.len();
+        ctx.metrics.bytes_read.fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
+        let problem = if max > 0 && len as u64 > max {
+            Some(format!("record_too_large: {len} bytes, over max_record_bytes ({max})"))
+        } else if json {
+            super::jsonl::probe_with(&r.payload, &ctx.opts.text_field, &ints).err()
+        } else {
+            std::str::from_utf8(&r.payload).err().map(|e| format!("invalid_utf8: {e}"))
+        };
+        if let Some(reason) = problem {
+            ctx.metrics.rows_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let rej = crate::reject::Reject {
+                stage: "source".into(),
+                reason,
+                source: Some(format!("{}@{}", ctx.url(), r.offset)),
+                offset: Some(r.offset as u64),
+                ..Default::default()
+            };
+            ctx.rejects.send(rej.with_raw(&r.payload, None)).await;
+            continue;
+        }
+        if json {
+            b.buf.extend_from_slice(&r.payload);
+            b.buf.push(b'\n');
+        } else {
+            b.texts.append_value(String::from_utf8_lossy(&r.payload));
+        }
+        b.bytes += len;
+        b.rows.push((r.offset, r.timestamp, r.key));
+        if b.bytes >= ctx.opts.batch_bytes || b.rows.len() >= ctx.opts.batch_rows.max(1) {
+            let full = std::mem::take(&mut b);
+            if !ctx.emit(to_batch(ctx, &topic, partition, full, json)?).await {
+                return Ok(());
+            }
+        }
+    }
+    if !b.rows.is_empty() {
+        ctx.emit(to_batch(ctx, &topic, partition, b, json)?).await;
+    }
+    Ok(())
+}
+
+fn to_batch(ctx: &UnitCtx<'_>, topic: &str, partition: i32, mut b: Batcher, json: bool) -> Result<RecordBatch> {
+    let n = b.rows.len();
+    let data_fields: Vec<Field> = ctx.schema.fields().iter().filter(|f| !f.name().starts_with("_kafka_")).map(|f| f.as_ref().clone()).collect();
+    let data_schema = Arc::new(Schema::new(data_fields));
+    let data = if json {
+        let d = arrow::json::ReaderBuilder::new(data_schema.clone())
+            .with_coerce_primitive(true)
+            .with_batch_size(n.max(1))
+            .build_decoder()
+            .map_err(|e| ConnectorError::read(ctx.url(), e))?;
+        super::decode_all(d, &b.buf, &data_schema).map_err(|e| ConnectorError::read(ctx.url(), e))?
+    } else {
+        let texts: ArrayRef = Arc::new(b.texts.finish());
+        let cols: Vec<ArrayRef> = data_schema
+            .fields()
+            .iter()
+            .map(|f| if f.name() == &ctx.opts.text_field { texts.clone() } else { arrow::array::new_null_array(f.data_type(), n) })
+            .collect();
+        RecordBatch::try_new(data_schema.clone(), cols).map_err(|e| ConnectorError::read(ctx.url(), e))?
+    };
+    let (mut t, mut p, mut o, mut ts, mut k) =
+        (StringBuilder::new(), Int32Builder::new(), Int64Builder::new(), Int64Builder::new(), StringBuilder::new());
+    for (offset, timestamp, key) in &b.rows {
+        t.append_value(topic);
+        p.append_value(partition);
+        o.append_value(*offset);
+        ts.append_option(*timestamp);
+        k.append_option(key.as_deref());
+    }
+    let mut cols = data.columns().to_vec();
+    cols.extend([Arc::new(t.finish()) as ArrayRef, Arc::new(p.finish()), Arc::new(o.finish()), Arc::new(ts.finish()), Arc::new(k.finish())]);
+    let batch = RecordBatch::try_new(ctx.schema.clone(), cols).map_err(|e| ConnectorError::schema(ctx.url(), e))?;
+    let offsets: Vec<i64> = b.rows.iter().map(|r| r.0).collect();
+    b.rows.clear();
+    super::fill_ids(batch, 0, |i| format!("{topic}/{partition}/{}", offsets.get(i).copied().unwrap_or(-1)))
+}

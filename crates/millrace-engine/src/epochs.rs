@@ -1,0 +1,122 @@
+//! Where a run's epochs come from. Files: every epoch is planned up front, since the listing is
+//! fixed for the run. Kafka: each epoch is planned from where the previous one ended, and the plan
+//! is written to the state (`plans/epoch-N.json`, create-if-absent) before it is read, so a rerun
+//! after a crash reads exactly the same offset ranges. A Kafka run is a stream: it follows the
+//! topics until stopped, or (`follow: false`) ends when it has read what was there when it started.
+
+use crate::{EngineError, Result};
+use millrace_connectors::commit::Checkpoint;
+use millrace_connectors::source::WorkUnit;
+use millrace_connectors::source::kafka::{KafkaSource, Partition, parse_unit_url};
+use millrace_connectors::store::{Location, put_new, read_json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// How often a following run asks the brokers for new records when it has caught up.
+const FOLLOW_POLL: Duration = Duration::from_millis(500);
+
+pub(crate) enum Epochs {
+    Files(std::vec::IntoIter<Vec<WorkUnit>>),
+    Kafka(Box<KafkaEpochs>),
+}
+
+impl Epochs {
+    /// The units of epoch `epoch`, or `None` when the source has nothing more (or `stop` is set
+    /// while waiting for records).
+    pub async fn next(&mut self, epoch: u64, stop: &[&Arc<AtomicBool>]) -> Result<Option<Vec<WorkUnit>>> {
+        match self {
+            Epochs::Files(it) => Ok(it.next()),
+            Epochs::Kafka(k) => k.next(epoch, stop).await,
+        }
+    }
+
+    /// After the epoch's checkpoint: tell the source (Kafka: the group's offsets, for lag tooling).
+    pub async fn committed(&self, units: &[WorkUnit]) {
+        if let Epochs::Kafka(k) = self {
+            if let Err(e) = k.source.commit_offsets(units).await {
+                tracing::warn!(error = %e, "could not commit offsets to the consumer group (the checkpoint has them; lag tools show stale offsets)");
+            }
+        }
+    }
+}
+
+pub(crate) struct KafkaEpochs {
+    source: KafkaSource,
+    state: Location,
+    /// The next offset to plan, per partition.
+    next: BTreeMap<Partition, i64>,
+    /// Where planning stops for now: the offsets seen at the last look at the brokers.
+    bound: BTreeMap<Partition, i64>,
+}
+
+/// `<state>/plans/epoch-N.json`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EpochPlan {
+    epoch: u64,
+    units: Vec<WorkUnit>,
+}
+
+impl KafkaEpochs {
+    /// Resumes where the checkpoints end; partitions no checkpoint covers start at `start`.
+    pub async fn open(source: KafkaSource, state: Location, checkpoints: &[Checkpoint]) -> Result<Self> {
+        let mut done: BTreeMap<Partition, i64> = BTreeMap::new();
+        for u in checkpoints.iter().flat_map(|c| &c.units) {
+            if let (Some(p), Some((_, end))) = (parse_unit_url(&u.file.url), u.range) {
+                let e = done.entry(p).or_insert(0);
+                *e = (*e).max(end as i64);
+            }
+        }
+        let mut k = Self { source, state, next: BTreeMap::new(), bound: BTreeMap::new() };
+        k.refresh(&done).await?;
+        Ok(k)
+    }
+
+    /// Looks at the brokers again: new partitions start where `start` says; the bound moves to the
+    /// current ends.
+    async fn refresh(&mut self, done: &BTreeMap<Partition, i64>) -> Result<()> {
+        for (p, (low, high)) in self.source.watermarks().await? {
+            let next = *self.next.entry(p.clone()).or_insert_with(|| done.get(&p).copied().unwrap_or_else(|| self.source.initial(low, high)));
+            if next < low {
+                tracing::warn!(topic = %p.0, partition = p.1, next, low, "records were deleted by retention before they were read");
+                self.next.insert(p.clone(), low);
+            }
+            self.bound.insert(p, high);
+        }
+        Ok(())
+    }
+
+    async fn next(&mut self, epoch: u64, stop: &[&Arc<AtomicBool>]) -> Result<Option<Vec<WorkUnit>>> {
+        let loc = self.state.child(&format!("plans/epoch-{epoch:06}.json"));
+        // A plan an earlier attempt wrote is read again exactly.
+        let units = match read_json::<EpochPlan>(&loc).await? {
+            Some((p, _)) => p.units,
+            None => {
+                let mut units = self.source.plan_epoch(&self.next, &self.bound);
+                while units.is_empty() {
+                    if !self.source.spec().follow || stop.iter().any(|s| s.load(Ordering::SeqCst)) {
+                        return Ok(None);
+                    }
+                    tokio::time::sleep(FOLLOW_POLL).await;
+                    self.refresh(&BTreeMap::new()).await?;
+                    units = self.source.plan_epoch(&self.next, &self.bound);
+                }
+                let plan = EpochPlan { epoch, units };
+                if !put_new(&loc, &plan).await? {
+                    // Written between our read and our create: by a run that no longer holds the
+                    // lease (it would be fenced before committing). Ours is the one to follow.
+                    return Err(EngineError::Epoch { epoch, source: format!("the plan of epoch {epoch} was written by another run; stopping").into() });
+                }
+                plan.units
+            }
+        };
+        for u in &units {
+            if let (Some(p), Some((_, end))) = (parse_unit_url(&u.file.url), u.range) {
+                let e = self.next.entry(p).or_insert(0);
+                *e = (*e).max(end as i64);
+            }
+        }
+        Ok(Some(units))
+    }
+}
