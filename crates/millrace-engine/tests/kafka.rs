@@ -118,6 +118,42 @@ async fn planned_ranges_give_exactly_once_output_across_a_crash() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_options_never_show_in_plans_reports_or_errors() {
+    let cluster = MockCluster::new(1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    cluster.create_topic("secret", PARTITIONS, 1).unwrap();
+    produce(&bootstrap, "secret", 0, 10, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let text = format!(
+        "name: s\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [secret]\n    group: g\n    follow: false\n    options: {{ sasl.password: \"${{KAFKA_SECRET_FOR_TEST}}\", sasl.username: app }}\nsinks:\n  - jsonl: {}\n",
+        out.display()
+    );
+    // SAFETY: set before any thread of this test reads the environment.
+    unsafe { std::env::set_var("KAFKA_SECRET_FOR_TEST", "hunter2-do-not-print") };
+    let s = millrace_spec::load_str(&text, "s.yaml", &[]).unwrap();
+    let plan = millrace_engine::explain(&s).await.unwrap();
+    assert!(!plan.contains("hunter2"), "{plan}");
+    let summary = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert_eq!(summary.rows_written, 10);
+    assert!(!format!("{summary:?}").contains("hunter2"));
+    let mut state = Vec::new();
+    for e in walk(&out) {
+        state.extend(std::fs::read(e).unwrap());
+    }
+    assert!(!String::from_utf8_lossy(&state).contains("hunter2"), "a secret was written under the output");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { v.extend(walk(&p)) } else { v.push(p) }
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_following_run_reads_new_records_and_stops_gracefully() {
     let cluster = MockCluster::new(1).unwrap();
     let bootstrap = cluster.bootstrap_servers();
