@@ -117,6 +117,11 @@ impl KafkaEpochs {
                 *e = (*e).max(end as i64);
             }
         }
+        // Records known to be in each partition and not planned yet.
+        for (p, bound) in &self.bound {
+            let lag = bound - self.next.get(p).copied().unwrap_or(*bound);
+            metrics::gauge!("millrace_kafka_lag_records", "topic" => p.0.clone(), "partition" => p.1.to_string()).set(lag.max(0) as f64);
+        }
         Ok(Some(units))
     }
 }

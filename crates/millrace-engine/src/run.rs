@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub cancel: Option<Arc<AtomicBool>>,
     /// Set on SIGTERM: the run commits the epoch in progress, plans no other, and ends.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Set by the run once it holds its lease and has opened its source (`/readyz`).
+    pub ready: Option<Arc<AtomicBool>>,
     /// The run's id (manifests, checkpoints, report, lineage); a new UUID when absent.
     pub run_id: Option<String>,
 }
@@ -111,6 +113,9 @@ async fn run_leased(
     };
     let mut schema = sp.schema.clone();
     let mut schema_known = sp.opts.kafka.is_none();
+    if let Some(r) = &opts.ready {
+        r.store(true, Ordering::SeqCst);
+    }
 
     // A pipeline that redacts PII redacts it in what it rejects too (a row may be rejected before
     // the redact stage sees it).
@@ -305,7 +310,7 @@ async fn run_leased(
             epochs.committed(&cp.units).await;
         }
         summary.profile.merge(&epoch_profile);
-        summary.add_epoch(EpochRecord {
+        let record = EpochRecord {
             epoch,
             started_at: epoch_started,
             committed_at: chrono::Utc::now(),
@@ -321,7 +326,9 @@ async fn run_leased(
             rejects_manifest,
             checkpoint: committed.then_some(cp),
             usage: resource_usage(),
-        });
+        };
+        record.export(&spec.spec.name.value);
+        summary.add_epoch(record);
         if let Some(l) = remaining_limit.as_mut() {
             *l = l.saturating_sub(rows_out as usize);
         }

@@ -68,6 +68,29 @@ pub struct EpochRecord {
     pub usage: Usage,
 }
 
+impl EpochRecord {
+    /// Records the epoch to the process's metrics (Prometheus when the library serves them; no-ops
+    /// otherwise).
+    pub(crate) fn export(&self, pipeline: &str) {
+        let p = pipeline.to_string();
+        for s in &self.funnel {
+            let step = s.name.clone();
+            for (what, n) in [("in", s.rows_in), ("out", s.rows_out), ("rejected", s.rows_rejected), ("filtered", s.rows_filtered)] {
+                metrics::counter!("millrace_records_total", "pipeline" => p.clone(), "step" => step.clone(), "outcome" => what).increment(n);
+            }
+            metrics::counter!("millrace_step_cpu_milliseconds_total", "pipeline" => p.clone(), "step" => step).increment(s.cpu_ns / 1_000_000);
+        }
+        for m in &self.manifests {
+            metrics::counter!("millrace_sink_bytes_total", "pipeline" => p.clone(), "sink" => m.sink.clone()).increment(m.bytes);
+            metrics::counter!("millrace_sink_rows_total", "pipeline" => p.clone(), "sink" => m.sink.clone()).increment(m.rows);
+        }
+        let secs = (self.committed_at - self.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+        metrics::histogram!("millrace_epoch_duration_seconds", "pipeline" => p.clone()).record(secs);
+        metrics::gauge!("millrace_last_committed_epoch", "pipeline" => p.clone()).set(self.epoch as f64);
+        metrics::counter!("millrace_epochs_committed_total", "pipeline" => p).increment(1);
+    }
+}
+
 /// The funnel of one epoch from its counters: rows in of each step are the rows out of the one
 /// before it; what a step neither passed on nor rejected, it filtered.
 pub(crate) fn funnel(

@@ -33,6 +33,16 @@ pub struct PipelineSpec {
     /// OpenLineage events; off unless given.
     #[serde(default)]
     pub lineage: Option<millrace_report::lineage::LineageConfig>,
+    /// Prometheus `/metrics`, `/healthz` and `/readyz` while the run lasts; off unless given.
+    #[serde(default)]
+    pub metrics: Option<Spanned<MetricsSpec>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSpec {
+    /// `host:port` to serve on, e.g. `127.0.0.1:9464`.
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

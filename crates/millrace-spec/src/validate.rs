@@ -54,6 +54,11 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
     if spec.source.text_field.is_empty() {
         d.push(at(&spec.source.files, "`source.text_field` must not be empty".into(), None));
     }
+    if let Some(m) = &spec.metrics {
+        if m.value.listen.parse::<std::net::SocketAddr>().is_err() {
+            d.push(at(m, format!("`metrics.listen` must be host:port, such as 127.0.0.1:9464 (got `{}`)", m.value.listen), None));
+        }
+    }
     for stage in &spec.stages {
         match &stage.value {
             Stage::Sql(sql) if sql.trim().is_empty() => d.push(at(stage, "`sql` stage has an empty query".into(), None)),

@@ -20,6 +20,8 @@ pub use millrace_report::{RunReport, render_html, render_junit};
 pub use millrace_spec::{LoadedSpec, SpecError};
 pub use millrace_governance as governance;
 
+mod serve;
+
 use millrace_connectors::ConnectorError;
 use millrace_governance::{RunGovernance, RunOutcome};
 use std::path::Path;
@@ -64,6 +66,13 @@ pub enum Error {
     /// The report location or lineage transport cannot work; checked before any data is read.
     #[error(transparent)]
     Setup(GovernanceError),
+    /// The metrics endpoint could not listen.
+    #[error("metrics.listen {listen}: {source}")]
+    Serve {
+        listen: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -72,6 +81,7 @@ impl Error {
             Error::Spec(_) => Exit::Invalid,
             Error::Engine(e) => engine_exit(e),
             Error::Setup(_) => Exit::Invalid,
+            Error::Serve { .. } => Exit::Runtime,
             Error::Governance(_) => Exit::Runtime,
         }
     }
@@ -161,7 +171,13 @@ impl Pipeline {
             start_warning = Some(format!("lineage START not delivered: {e}"));
         }
         let run_id = gov.run_id().to_string();
+        // Served for as long as the run lasts (a stream worker: until it is stopped).
+        let endpoints = match &self.spec.spec.metrics {
+            Some(m) => Some(serve::start(&m.value.listen).await.map_err(|source| Error::Serve { listen: m.value.listen.clone(), source })?),
+            None => None,
+        };
         let engine_opts = millrace_engine::RunOptions {
+            ready: endpoints.as_ref().map(|e| e.ready.clone()),
             limit: opts.limit,
             progress: opts.progress,
             cancel: opts.cancel.clone(),
@@ -169,6 +185,7 @@ impl Pipeline {
             run_id: Some(run_id.clone()),
         };
         let result = millrace_engine::run(&self.spec, engine_opts).await;
+        drop(endpoints);
         let interrupted = opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst));
         let mut outcome = match result {
             Ok(summary) => {

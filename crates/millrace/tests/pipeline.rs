@@ -123,3 +123,62 @@ async fn a_run_that_cannot_start_maps_to_one_exit_code() {
     let missing = Pipeline::load(tmp.path().join("missing.yaml"), &[]).err().expect("no such spec");
     assert_eq!(missing.exit(), Exit::Invalid);
 }
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+}
+
+/// A stream worker serves Prometheus metrics (records per step, sink bytes, epoch durations,
+/// consumer lag), `/healthz` and `/readyz` while it runs, and stops gracefully when asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_worker_serves_metrics_health_and_readiness() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    cluster.create_topic("m", 2, 1).unwrap();
+    let p: BaseProducer = rdkafka::ClientConfig::new().set("bootstrap.servers", &bootstrap).create().unwrap();
+    for i in 0..50 {
+        let payload = serde_json::json!({"id": format!("m{i}"), "text": format!("doc {i}")}).to_string();
+        p.send(BaseRecord::<(), _>::to("m").partition(i % 2).payload(&payload)).map_err(|(e, _)| e).unwrap();
+    }
+    p.flush(std::time::Duration::from_secs(10)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: metered\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [m]\n    group: g\nsinks:\n  - jsonl: {}\nmetrics:\n  listen: \"{addr}\"\n",
+        tmp.path().join("out").display()
+    );
+    let spec = millrace_spec::load_str(&yaml, "m.yaml", &[]).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opts = RunOptions { stop: Some(stop.clone()), ..Default::default() };
+    let worker = tokio::spawn(async move { Pipeline::from_spec(spec).run(opts).await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let metrics = loop {
+        assert!(std::time::Instant::now() < deadline, "no metrics for the written rows");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let a = addr.clone();
+        let Ok((200, body)) = tokio::task::spawn_blocking(move || std::panic::catch_unwind(|| get(&a, "/metrics"))).await.unwrap() else { continue };
+        if body.lines().any(|l| l.starts_with("millrace_records_total") && l.contains("step=\"write\"") && l.contains("outcome=\"out\"") && l.ends_with(" 50")) {
+            break body;
+        }
+    };
+    assert!(metrics.contains("millrace_sink_bytes_total"), "{metrics}");
+    assert!(metrics.contains("millrace_epoch_duration_seconds"), "{metrics}");
+    assert!(metrics.contains("millrace_kafka_lag_records{topic=\"m\",partition=\"0\"} 0"), "{metrics}");
+    let a = addr.clone();
+    let (ready, health, missing) = tokio::task::spawn_blocking(move || (get(&a, "/readyz").0, get(&a, "/healthz").0, get(&a, "/nope").0)).await.unwrap();
+    assert_eq!((ready, health, missing), (200, 200, 404));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(30), worker).await.expect("stops").unwrap().unwrap();
+    assert_eq!(outcome.exit(false), Exit::Success, "{:?}", outcome.error);
+    assert_eq!(outcome.summary.unwrap().rows_written, 50);
+    // The endpoints go with the run.
+    assert!(std::net::TcpStream::connect(&addr).is_err(), "still listening after the run");
+}
