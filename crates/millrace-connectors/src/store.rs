@@ -209,6 +209,34 @@ pub async fn read_json<T: for<'de> serde::Deserialize<'de>>(loc: &Location) -> R
     }
 }
 
+/// An object's bytes; `None` when there is no such object. Retried through outages.
+pub async fn read_bytes(loc: &Location) -> Result<Option<bytes::Bytes>> {
+    use object_store::ObjectStoreExt;
+    match retrying(|| async { loc.store.get(&loc.path).await?.bytes().await }).await {
+        Ok(b) => Ok(Some(b)),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(storage("get", &loc.url(), e)),
+    }
+}
+
+/// Writes `bytes`, replacing what is there. Retried through outages.
+pub async fn write_bytes(loc: &Location, bytes: impl Into<bytes::Bytes>) -> Result<()> {
+    use object_store::ObjectStoreExt;
+    let body = object_store::PutPayload::from(bytes.into());
+    retrying(|| loc.store.put(&loc.path, body.clone())).await.map_err(|e| storage("put", &loc.url(), e))?;
+    Ok(())
+}
+
+/// Whether the object exists (an error other than "not found" is an error).
+pub async fn exists(loc: &Location) -> Result<bool> {
+    use object_store::ObjectStoreExt;
+    match retrying(|| loc.store.head(&loc.path)).await {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(storage("head", &loc.url(), e)),
+    }
+}
+
 fn json_body<T: serde::Serialize>(loc: &Location, v: &T) -> Result<object_store::PutPayload> {
     serde_json::to_vec_pretty(v).map(Into::into).map_err(|e| ConnectorError::record(&loc.url(), e))
 }

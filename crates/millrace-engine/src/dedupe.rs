@@ -30,9 +30,8 @@ use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use millrace_connectors::reject::RejectSender;
-use millrace_connectors::store::Location;
+use millrace_connectors::store::{Location, read_bytes, write_bytes};
 use millrace_dedupe::{DedupeIndex, DedupeOutcome, Deduper, IndexManifest, Sketcher};
-use object_store::{ObjectStoreExt, PutPayload};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -70,18 +69,13 @@ impl DedupeState {
                 let loc = loc.clone();
                 let mut index = DedupeIndex::new(params.fingerprint());
                 let m = loc.child("manifest.json");
-                match m.store.get(&m.path).await {
-                    Ok(got) => {
-                        let bytes = got.bytes().await.map_err(err)?;
-                        let manifest = IndexManifest::from_bytes(&bytes).map_err(err)?;
-                        for name in manifest.segment_names() {
-                            let s = loc.child(&format!("segments/{name}"));
-                            let bytes = s.store.get(&s.path).await.map_err(err)?.bytes().await.map_err(err)?;
-                            index.add_segment(name, bytes.to_vec()).map_err(err)?;
-                        }
+                if let Some(bytes) = read_bytes(&m).await? {
+                    let manifest = IndexManifest::from_bytes(&bytes).map_err(err)?;
+                    for name in manifest.segment_names() {
+                        let s = loc.child(&format!("segments/{name}"));
+                        let bytes = read_bytes(&s).await?.ok_or_else(|| err(format!("segment {} listed in the index manifest is missing", s.url())))?;
+                        index.add_segment(name, bytes.to_vec()).map_err(err)?;
                     }
-                    Err(object_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(err(e)),
                 }
                 (Some(loc), Some(index))
             }
@@ -105,7 +99,7 @@ impl DedupeState {
             return idx.add_segment(&name, seg).map_err(err);
         };
         let s = loc.child(&format!("segments/{name}"));
-        s.store.put(&s.path, PutPayload::from(seg.clone())).await.map_err(err)?;
+        write_bytes(&s, seg.clone()).await?;
         let manifest = {
             let mut g = self.index.lock().map_err(poisoned)?;
             let idx = g.get_or_insert_with(|| DedupeIndex::new(self.params.fingerprint()));
@@ -113,7 +107,7 @@ impl DedupeState {
             idx.manifest_bytes()
         };
         let m = loc.child("manifest.json");
-        m.store.put(&m.path, PutPayload::from(manifest)).await.map_err(err)?;
+        write_bytes(&m, manifest).await?;
         Ok(())
     }
 }

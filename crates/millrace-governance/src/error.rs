@@ -12,12 +12,8 @@ pub enum GovernanceError {
     UnsupportedSink { sink: String, kind: String },
     #[error("sink `{sink}` has no committed output at {url} (no _manifest/epoch-*.json); run the pipeline first")]
     NothingCommitted { sink: String, url: String },
-    #[error("{url} is listed in a committed manifest but unreadable: {source}")]
-    MissingFile {
-        url: String,
-        #[source]
-        source: object_store::Error,
-    },
+    #[error("{url} is listed in a committed manifest but unreadable: it does not exist")]
+    MissingFile { url: String },
     #[error(transparent)]
     Storage(#[from] millrace_connectors::ConnectorError),
     #[error("query: {0}")]

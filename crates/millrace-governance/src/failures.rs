@@ -4,7 +4,6 @@ use crate::GovernanceError;
 use datafusion::prelude::{DataFrame, Expr, SessionContext};
 use millrace_connectors::store::Location;
 use millrace_spec::CheckKind;
-use object_store::{ObjectStoreExt, PutPayload};
 use std::sync::Arc;
 use crate::compile::{Unit, quote_ident};
 
@@ -46,7 +45,7 @@ pub(crate) async fn store_failures(
     }
     w.close().map_err(|e| GovernanceError::write(store.url(), e))?;
     let loc = store.child(&format!("{index:02}-{}.parquet", slug(&u.name)));
-    loc.store.put(&loc.path, PutPayload::from(buf)).await.map_err(|e| GovernanceError::write(loc.url(), e))?;
+    millrace_connectors::store::write_bytes(&loc, buf).await?;
     Ok(Some(loc.url()))
 }
 

@@ -10,7 +10,6 @@ use datafusion::prelude::{DataFrame, JsonReadOptions, ParquetReadOptions, Sessio
 use millrace_connectors::commit::{self, ColumnSchema, EpochManifest};
 use millrace_connectors::store::{Location, StoreRegistry};
 use millrace_spec::{LoadedSpec, SinkKind};
-use object_store::ObjectStoreExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 /// A sink's committed output, registered as the table `output` in `ctx`.
@@ -138,8 +137,8 @@ async fn committed_frame(
         };
         let file = base.child(&f.path);
         // A listed file that is gone must fail the checks: read as a prefix it would be empty.
-        if let Err(e) = file.store.head(&file.path).await {
-            return Err(GovernanceError::MissingFile { url: file.url(), source: e });
+        if !millrace_connectors::store::exists(&file).await? {
+            return Err(GovernanceError::MissingFile { url: file.url() });
         }
         groups.entry((dir.to_string(), ext)).or_default().push(file.url());
     }

@@ -20,7 +20,6 @@ use millrace_report::{
     EpochReport, RunReport, RunStatus, SchemaField, SinkFile, SinkReport, SourceReport, StageReport, ThroughputSample, Totals,
 };
 use millrace_spec::LoadedSpec;
-use object_store::{ObjectStoreExt, PutPayload};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -373,7 +372,7 @@ pub async fn write_report(report: &RunReport, dir: &Location, html: bool) -> Res
 }
 
 async fn put(loc: &Location, bytes: Vec<u8>) -> Result<(), GovernanceError> {
-    loc.store.put(&loc.path, PutPayload::from(bytes)).await.map_err(|e| GovernanceError::write(loc.url(), e))?;
+    millrace_connectors::store::write_bytes(loc, bytes).await?;
     Ok(())
 }
 
@@ -381,14 +380,7 @@ async fn put(loc: &Location, bytes: Vec<u8>) -> Result<(), GovernanceError> {
 pub async fn read_report(path_or_url: &str) -> Result<RunReport, GovernanceError> {
     let registry = StoreRegistry::default();
     let loc = registry.resolve(path_or_url)?;
-    let bytes = loc
-        .store
-        .get(&loc.path)
-        .await
-        .map_err(|e| GovernanceError::read(loc.url(), e))?
-        .bytes()
-        .await
-        .map_err(|e| GovernanceError::read(loc.url(), e))?;
+    let bytes = millrace_connectors::store::read_bytes(&loc).await?.ok_or_else(|| GovernanceError::read(loc.url(), "no such file"))?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|e| GovernanceError::read(loc.url(), e))?;
     Ok(RunReport::from_json(&text)?)
 }
