@@ -147,10 +147,13 @@ async fn run(spec_path: &Path, limit: Option<usize>, set: &[String], json: bool,
         Err(c) => return c,
     };
     let opts = millrace::RunOptions {
-        limit,
-        progress: !quiet && !json && std::io::stderr().is_terminal(),
-        cancel: Some(cancel_on_interrupt()),
-        stop: Some(stop_on_terminate()),
+        run: millrace::engine::RunOptions {
+            limit,
+            progress: !quiet && !json && std::io::stderr().is_terminal(),
+            cancel: Some(cancel_on_interrupt()),
+            stop: Some(stop_on_terminate()),
+            ..Default::default()
+        },
         checks: (!no_checks).then(|| check_options(&gate, None)),
     };
     let outcome = match p.run(opts).await {

@@ -18,6 +18,7 @@ pub use millrace_engine::{EngineError, EpochRecord, RunSummary, StepRecord};
 pub use millrace_governance::{CheckOptions, CheckRun, DEFAULT_FAILURE_ROWS, Finished, GovernanceError, Verdict, results_table, verdict};
 pub use millrace_report::{RunReport, render_html, render_junit};
 pub use millrace_spec::{LoadedSpec, SpecError};
+pub use millrace_engine as engine;
 pub use millrace_governance as governance;
 
 mod serve;
@@ -25,8 +26,7 @@ mod serve;
 use millrace_connectors::ConnectorError;
 use millrace_governance::{RunGovernance, RunOutcome};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 /// The one exit-code model of every `pipeline` subcommand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,17 +96,11 @@ fn engine_exit(e: &EngineError) -> Exit {
     }
 }
 
-/// How to run a pipeline.
+/// How to run a pipeline: the engine's options (limit, progress, cancel, stop; the run id and
+/// readiness flag are set here), and whether to evaluate the spec's checks afterwards.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Stop after this many output rows (a preview: no checkpoint is written).
-    pub limit: Option<usize>,
-    /// Draw a progress bar on stderr.
-    pub progress: bool,
-    /// Set it to stop: the run finishes nothing new and leaves the current epoch uncommitted.
-    pub cancel: Option<Arc<AtomicBool>>,
-    /// Set it to end a stream gracefully: the epoch in progress commits, then the run ends.
-    pub stop: Option<Arc<AtomicBool>>,
+    pub run: millrace_engine::RunOptions,
     /// Evaluate the spec's checks after the run (None: skip them).
     pub checks: Option<CheckOptions>,
 }
@@ -176,17 +170,15 @@ impl Pipeline {
             Some(m) => Some(serve::start(&m.value.listen).await.map_err(|source| Error::Serve { listen: m.value.listen.clone(), source })?),
             None => None,
         };
+        let cancel = opts.run.cancel.clone();
         let engine_opts = millrace_engine::RunOptions {
             ready: endpoints.as_ref().map(|e| e.ready.clone()),
-            limit: opts.limit,
-            progress: opts.progress,
-            cancel: opts.cancel.clone(),
-            stop: opts.stop.clone(),
             run_id: Some(run_id.clone()),
+            ..opts.run
         };
         let result = millrace_engine::run(&self.spec, engine_opts).await;
         drop(endpoints);
-        let interrupted = opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst));
+        let interrupted = cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst));
         let mut outcome = match result {
             Ok(summary) => {
                 let o = if interrupted { RunOutcome::Interrupted(&summary) } else { RunOutcome::Completed(&summary) };

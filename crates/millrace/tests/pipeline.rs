@@ -157,7 +157,7 @@ async fn a_stream_worker_serves_metrics_health_and_readiness() {
     );
     let spec = millrace_spec::load_str(&yaml, "m.yaml", &[]).unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let opts = RunOptions { stop: Some(stop.clone()), ..Default::default() };
+    let opts = RunOptions { run: millrace_engine::RunOptions { stop: Some(stop.clone()), ..Default::default() }, ..Default::default() };
     let worker = tokio::spawn(async move { Pipeline::from_spec(spec).run(opts).await });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let metrics = loop {
