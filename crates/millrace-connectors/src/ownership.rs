@@ -272,8 +272,13 @@ impl Lease {
     }
 
     /// Lets the next run take the state at once.
-    pub async fn release(self) -> Result<()> {
-        self.renewer.abort();
+    pub async fn release(mut self) -> Result<()> {
+        // The renewer is stopped and joined first, so none of its heartbeats can land after (and
+        // overwrite) the released one; a released lease is taken over at once, an unreleased one
+        // only after it lapses.
+        let renewer = std::mem::replace(&mut self.renewer, tokio::spawn(async {}));
+        renewer.abort();
+        let _ = renewer.await;
         if self.lost.load(Ordering::SeqCst) {
             return Ok(());
         }
