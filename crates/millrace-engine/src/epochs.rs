@@ -51,6 +51,16 @@ pub(crate) struct KafkaEpochs {
     bound: BTreeMap<Partition, i64>,
 }
 
+/// Moves each partition's next offset to the end of the units that read it.
+fn advance<'a>(next: &mut BTreeMap<Partition, i64>, units: impl IntoIterator<Item = &'a WorkUnit>) {
+    for u in units {
+        if let (Some(p), Some((_, end))) = (parse_unit_url(&u.file.url), u.range) {
+            let e = next.entry(p).or_insert(0);
+            *e = (*e).max(end as i64);
+        }
+    }
+}
+
 /// `<state>/plans/epoch-N.json`.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct EpochPlan {
@@ -62,12 +72,7 @@ impl KafkaEpochs {
     /// Resumes where the checkpoints end; partitions no checkpoint covers start at `start`.
     pub async fn open(source: KafkaSource, state: Location, checkpoints: &[Checkpoint]) -> Result<Self> {
         let mut done: BTreeMap<Partition, i64> = BTreeMap::new();
-        for u in checkpoints.iter().flat_map(|c| &c.units) {
-            if let (Some(p), Some((_, end))) = (parse_unit_url(&u.file.url), u.range) {
-                let e = done.entry(p).or_insert(0);
-                *e = (*e).max(end as i64);
-            }
-        }
+        advance(&mut done, checkpoints.iter().flat_map(|c| &c.units));
         let mut k = Self { source, state, next: BTreeMap::new(), bound: BTreeMap::new() };
         k.refresh(&done).await?;
         Ok(k)
@@ -111,12 +116,7 @@ impl KafkaEpochs {
                 plan.units
             }
         };
-        for u in &units {
-            if let (Some(p), Some((_, end))) = (parse_unit_url(&u.file.url), u.range) {
-                let e = self.next.entry(p).or_insert(0);
-                *e = (*e).max(end as i64);
-            }
-        }
+        advance(&mut self.next, &units);
         // Records known to be in each partition and not planned yet.
         for (p, bound) in &self.bound {
             let lag = bound - self.next.get(p).copied().unwrap_or(*bound);

@@ -112,7 +112,8 @@ async fn run_leased(
         }
     };
     let mut schema = sp.schema.clone();
-    let mut schema_known = sp.opts.kafka.is_none();
+    // A stream's columns come from a sample of the first epoch it plans.
+    let mut to_sample = sp.opts.kafka.clone();
     if let Some(r) = &opts.ready {
         r.store(true, Ordering::SeqCst);
     }
@@ -155,12 +156,8 @@ async fn run_leased(
         let epoch = first_epoch;
         let Some(units) = epochs.next(epoch, &stops).await? else { break };
         first_epoch += 1;
-        if !schema_known {
-            // A stream's columns come from a sample of its first planned records.
-            if let Some(k) = &sp.opts.kafka {
-                schema = k.schema(&units, &sp.opts.id_field, &sp.opts.text_field).await?;
-            }
-            schema_known = true;
+        if let Some(k) = to_sample.take() {
+            schema = k.schema(&units, &sp.opts.id_field, &sp.opts.text_field).await?;
         }
         let epoch_started = chrono::Utc::now();
         let before_read = metrics.rows_read.load(Ordering::Relaxed);

@@ -6,11 +6,6 @@ use millrace_connectors::store::Location;
 use millrace_report::lineage::{Delivery, LineageConfig, RunEvent, Transport};
 use std::path::PathBuf;
 
-/// A local filesystem path for a `file://` location.
-fn local_path(loc: &Location) -> Option<PathBuf> {
-    loc.local_path()
-}
-
 
 /// Sends OpenLineage events through the configured transport.
 pub struct LineageEmitter {
@@ -23,7 +18,7 @@ impl LineageEmitter {
     /// The file transport defaults to `openlineage.jsonl` beside `run.json`, which needs a local
     /// report directory; with a bucket, `lineage.path` must name a local file.
     pub fn new(cfg: &LineageConfig, report_dir: &Location) -> Result<Self, GovernanceError> {
-        let default_path = match (&cfg.path, local_path(report_dir)) {
+        let default_path = match (&cfg.path, report_dir.local_path()) {
             (_, Some(dir)) => dir.join("openlineage.jsonl"),
             (Some(p), None) => PathBuf::from(p),
             (None, None) => {

@@ -5,7 +5,7 @@ use super::{UnitCtx, fill_ids};
 use crate::listing::InputFile;
 use crate::store::Location;
 use crate::{ConnectorError, Result};
-use arrow::datatypes::Schema;
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::json::ReaderBuilder;
 use arrow::record_batch::RecordBatch;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -150,12 +150,17 @@ fn with_ids(ctx: &UnitCtx<'_>, b: RecordBatch, pos: &[(Option<u64>, u64)]) -> Re
 }
 
 fn decode(ctx: &UnitCtx<'_>, buf: &[u8], rows: usize) -> std::result::Result<RecordBatch, String> {
-    let d = ReaderBuilder::new(ctx.schema.clone())
+    decode_with(ctx.schema, buf, rows)
+}
+
+/// Decodes `rows` newline-separated JSON objects, already checked by [`probe_with`], into `schema`.
+pub(super) fn decode_with(schema: &SchemaRef, buf: &[u8], rows: usize) -> std::result::Result<RecordBatch, String> {
+    let d = ReaderBuilder::new(schema.clone())
         .with_coerce_primitive(true)
         .with_batch_size(rows.max(1))
         .build_decoder()
         .map_err(|e| e.to_string())?;
-    super::decode_all(d, buf, ctx.schema)
+    super::decode_all(d, buf, schema)
 }
 
 /// Checks that a line is one JSON object whose `field` is a string, without building a value tree.

@@ -186,7 +186,7 @@ impl KafkaSource {
     /// The run's columns: for JSON, those of a sample of the planned records (plus the id and
     /// text columns), then the `_kafka_*` columns.
     pub async fn schema(&self, units: &[WorkUnit], id_field: &str, text_field: &str) -> Result<SchemaRef> {
-        let mut fields: Vec<Field> = Vec::new();
+        let mut inferred = Schema::empty();
         if self.spec.format == KafkaFormat::Json {
             let mut values = Vec::new();
             for u in units {
@@ -201,27 +201,10 @@ impl KafkaSource {
                     }
                 }
             }
-            let inferred = arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
+            inferred = arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
                 .map_err(|e| ConnectorError::schema("kafka sample", e))?;
-            fields.extend(inferred.fields().iter().map(|f| {
-                let dt = match f.data_type() {
-                    DataType::Null | DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
-                    other => other.clone(),
-                };
-                Field::new(f.name(), dt, true)
-            }));
         }
-        for (name, dt) in [(id_field, DataType::Utf8), (text_field, DataType::Utf8)] {
-            match fields.iter().position(|f| f.name() == name) {
-                Some(i) => fields[i] = Field::new(name, dt, true),
-                None => fields.push(Field::new(name, dt, true)),
-            }
-        }
-        // The id first: stages and rejects take column 0 as the id.
-        if let Some(i) = fields.iter().position(|f| f.name() == id_field) {
-            let f = fields.remove(i);
-            fields.insert(0, f);
-        }
+        let mut fields = super::run_fields(&inferred, id_field, text_field);
         fields.retain(|f| !f.name().starts_with("_kafka_"));
         fields.extend(kafka_fields());
         Ok(Arc::new(Schema::new(fields)))
@@ -342,6 +325,9 @@ pub(crate) async fn read(ctx: &UnitCtx<'_>, source: &KafkaSource) -> Result<()> 
         .map(|f| f.name().as_str())
         .collect();
     let max = ctx.opts.max_record_bytes;
+    // The columns the payloads decode into: the run's, without the `_kafka_*` ones added after.
+    let data_fields: Vec<Field> = ctx.schema.fields().iter().filter(|f| !f.name().starts_with("_kafka_")).map(|f| f.as_ref().clone()).collect();
+    let data_schema: SchemaRef = Arc::new(Schema::new(data_fields));
     let mut reader = PartitionReader::open(source, ctx.unit)?;
     let mut b = Batcher::default();
     while let Some(r) = reader.next().await? {
@@ -376,28 +362,21 @@ pub(crate) async fn read(ctx: &UnitCtx<'_>, source: &KafkaSource) -> Result<()> 
         b.rows.push((r.offset, r.timestamp, r.key));
         if b.bytes >= ctx.opts.batch_bytes || b.rows.len() >= ctx.opts.batch_rows.max(1) {
             let full = std::mem::take(&mut b);
-            if !ctx.emit(to_batch(ctx, &topic, partition, full, json)?).await {
+            if !ctx.emit(to_batch(ctx, &data_schema, &topic, partition, full, json)?).await {
                 return Ok(());
             }
         }
     }
     if !b.rows.is_empty() {
-        ctx.emit(to_batch(ctx, &topic, partition, b, json)?).await;
+        ctx.emit(to_batch(ctx, &data_schema, &topic, partition, b, json)?).await;
     }
     Ok(())
 }
 
-fn to_batch(ctx: &UnitCtx<'_>, topic: &str, partition: i32, mut b: Batcher, json: bool) -> Result<RecordBatch> {
+fn to_batch(ctx: &UnitCtx<'_>, data_schema: &SchemaRef, topic: &str, partition: i32, mut b: Batcher, json: bool) -> Result<RecordBatch> {
     let n = b.rows.len();
-    let data_fields: Vec<Field> = ctx.schema.fields().iter().filter(|f| !f.name().starts_with("_kafka_")).map(|f| f.as_ref().clone()).collect();
-    let data_schema = Arc::new(Schema::new(data_fields));
     let data = if json {
-        let d = arrow::json::ReaderBuilder::new(data_schema.clone())
-            .with_coerce_primitive(true)
-            .with_batch_size(n.max(1))
-            .build_decoder()
-            .map_err(|e| ConnectorError::read(ctx.url(), e))?;
-        super::decode_all(d, &b.buf, &data_schema).map_err(|e| ConnectorError::read(ctx.url(), e))?
+        super::jsonl::decode_with(data_schema, &b.buf, n).map_err(|e| ConnectorError::read(ctx.url(), e))?
     } else {
         let texts: ArrayRef = Arc::new(b.texts.finish());
         let cols: Vec<ArrayRef> = data_schema
@@ -419,7 +398,5 @@ fn to_batch(ctx: &UnitCtx<'_>, topic: &str, partition: i32, mut b: Batcher, json
     let mut cols = data.columns().to_vec();
     cols.extend([Arc::new(t.finish()) as ArrayRef, Arc::new(p.finish()), Arc::new(o.finish()), Arc::new(ts.finish()), Arc::new(k.finish())]);
     let batch = RecordBatch::try_new(ctx.schema.clone(), cols).map_err(|e| ConnectorError::schema(ctx.url(), e))?;
-    let offsets: Vec<i64> = b.rows.iter().map(|r| r.0).collect();
-    b.rows.clear();
-    super::fill_ids(batch, 0, |i| format!("{topic}/{partition}/{}", offsets.get(i).copied().unwrap_or(-1)))
+    super::fill_ids(batch, 0, |i| format!("{topic}/{partition}/{}", b.rows.get(i).map(|r| r.0).unwrap_or(-1)))
 }

@@ -346,20 +346,7 @@ pub async fn infer_schema(registry: &StoreRegistry, first: &InputFile, opts: &mu
             Schema::new(vec![Field::new("source", DataType::Utf8, true)])
         }
     };
-    let mut fields: Vec<Field> = Vec::new();
-    fields.push(Field::new(&opts.id_field, DataType::Utf8, true));
-    fields.push(Field::new(&opts.text_field, DataType::Utf8, true));
-    for f in inferred.fields() {
-        if f.name() == &opts.id_field || f.name() == &opts.text_field {
-            continue;
-        }
-        let dt = match f.data_type() {
-            DataType::Null => DataType::Utf8,
-            DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
-            other => other.clone(),
-        };
-        fields.push(Field::new(f.name(), dt, true));
-    }
+    let fields = run_fields(&inferred, &opts.id_field, &opts.text_field);
     let has_text = inferred.fields().iter().any(|f| f.name() == &opts.text_field) || opts.format == Format::Text;
     if !has_text {
         return Err(ConnectorError::schema(
@@ -372,6 +359,24 @@ pub async fn infer_schema(registry: &StoreRegistry, first: &InputFile, opts: &mu
         ));
     }
     Ok(Arc::new(Schema::new(fields)))
+}
+
+/// The run's columns from an inferred schema: the id and the text first, always strings, then the
+/// other columns, nullable, with null and large/view strings read as plain strings.
+pub(crate) fn run_fields(inferred: &Schema, id_field: &str, text_field: &str) -> Vec<Field> {
+    let mut fields = vec![Field::new(id_field, DataType::Utf8, true), Field::new(text_field, DataType::Utf8, true)];
+    for f in inferred.fields() {
+        if f.name() == id_field || f.name() == text_field {
+            continue;
+        }
+        let dt = match f.data_type() {
+            DataType::Null => DataType::Utf8,
+            DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+            other => other.clone(),
+        };
+        fields.push(Field::new(f.name(), dt, true));
+    }
+    fields
 }
 
 /// The first file's bytes from the start (decompressed), for schema sampling: no batches or rejects
