@@ -7,7 +7,7 @@
 //!
 //! Modules, each depending only on those listed before it: `metrics` (counters), `udf` (text
 //! functions as UDFs), `sql`, `cut` (execution boundaries and taps), `table` (the source as a
-//! streaming table), `plan` (session, source), `dedupe`, `stages`, `profile`, `summary`, `explain`,
+//! streaming table), `plan` (session, source), `epochs` (files or Kafka), `dedupe`, `stages`, `profile`, `summary`, `explain`,
 //! `progress`, `run`.
 
 mod cut;
