@@ -8,7 +8,6 @@ use millrace_connectors::source::{self, ReadOptions};
 use millrace_connectors::store::StoreRegistry;
 use millrace_connectors::listing;
 use millrace_spec::LoadedSpec;
-use std::sync::Arc;
 
 pub(crate) fn session(threads: usize, batch_rows: usize) -> SessionContext {
     let config = SessionConfig::new()
@@ -32,7 +31,7 @@ pub(crate) async fn plan_source(spec: &LoadedSpec, registry: &StoreRegistry, bat
         // A stream has no listing; its columns are sampled from the first epoch the run plans.
         let opts = ReadOptions::from_spec(&spec.spec.source, &[], batch_rows)?;
         if let Some(k) = &opts.kafka {
-            let schema = k.schema(&[], &opts.id_field, &opts.text_field).await?;
+            let schema = k.schema(&[], &opts).await?;
             return Ok(SourcePlan { files: Vec::new(), opts, schema });
         }
     }
@@ -41,14 +40,7 @@ pub(crate) async fn plan_source(spec: &LoadedSpec, registry: &StoreRegistry, bat
         return Err(millrace_connectors::ConnectorError::NoInput { pattern: millrace_connectors::redact::url(&spec.spec.source.files.value) }.into());
     }
     let mut opts = ReadOptions::from_spec(&spec.spec.source, &files, batch_rows)?;
-    // An empty file has no schema to give: sample the first file that has bytes.
-    let schema = match files.iter().find(|f| f.size > 0).or(files.first()) {
-        Some(f) => source::infer_schema(registry, f, &mut opts).await?,
-        None => Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
-            datafusion::arrow::datatypes::Field::new(&opts.id_field, datafusion::arrow::datatypes::DataType::Utf8, true),
-            datafusion::arrow::datatypes::Field::new(&opts.text_field, datafusion::arrow::datatypes::DataType::Utf8, true),
-        ])),
-    };
+    let schema = source::infer_schema(registry, &files, &mut opts).await?;
     Ok(SourcePlan { files, opts, schema })
 }
 

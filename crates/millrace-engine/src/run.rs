@@ -112,8 +112,14 @@ async fn run_leased(
         }
     };
     let mut schema = sp.schema.clone();
-    // A stream's columns come from a sample of the first epoch it plans.
+    // A stream's columns come from a sample of the first epoch it plans (of every epoch it plans,
+    // in `evolve` mode); a file run's from the files sampled when it was planned, then, in
+    // `evolve` mode, from each epoch's files not sampled yet.
     let mut to_sample = sp.opts.kafka.clone();
+    let evolving = sp.opts.schema.mode == millrace_spec::SchemaMode::Evolve;
+    let mut stream_sampled = false;
+    let mut sampled: std::collections::HashSet<String> =
+        sp.opts.schema_sample(&sp.files).iter().map(|f| f.url.clone()).collect();
     if let Some(r) = &opts.ready {
         r.store(true, Ordering::SeqCst);
     }
@@ -156,8 +162,29 @@ async fn run_leased(
         let epoch = first_epoch;
         let Some(units) = epochs.next(epoch, &stops).await? else { break };
         first_epoch += 1;
-        if let Some(k) = to_sample.take() {
-            schema = k.schema(&units, &sp.opts.id_field, &sp.opts.text_field).await?;
+        if let Some(k) = &to_sample {
+            let sample = k.schema(&units, &sp.opts).await?;
+            if !stream_sampled {
+                schema = sample;
+                stream_sampled = true;
+                if !evolving {
+                    to_sample = None;
+                }
+            } else if let Some(g) = source::schema::evolve(&schema, &sample) {
+                tracing::info!(epoch, columns = g.fields().len(), "new fields in the stream: columns added");
+                schema = Arc::new(g);
+            }
+        } else if evolving {
+            let mut new_files = Vec::new();
+            for u in &units {
+                if sampled.insert(u.file.url.clone()) {
+                    new_files.push(u.file.clone());
+                }
+            }
+            if let Some(g) = source::evolve_schema(&registry, &new_files, &sp.opts, &schema).await? {
+                tracing::info!(epoch, columns = g.fields().len(), "new fields in this epoch's files: columns added");
+                schema = g;
+            }
         }
         let epoch_started = chrono::Utc::now();
         let before_read = metrics.rows_read.load(Ordering::Relaxed);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{committed_ids, read_rejects};
+use common::{committed_ids, committed_rows, read_rejects};
 use millrace_connectors::ConnectorError;
 use millrace_connectors::ownership::Lease;
 use millrace_connectors::store::StoreRegistry;
@@ -621,4 +621,131 @@ async fn a_foreign_file_in_the_way_is_never_overwritten() {
     let e = millrace_engine::run(&s, Default::default()).await.expect_err("the file is in the way");
     assert!(is_conflict(&e), "{e}");
     assert_eq!(std::fs::read_to_string(out.join("part-000002-000-0000.jsonl")).unwrap(), "mine\n");
+}
+
+/// Writes `a.jsonl` (1200 records, then one with a field past the schema sample) and `b.jsonl`
+/// (records with a field `a.jsonl` never has), one epoch each, the schema sampled from `a` alone.
+fn two_shapes(dir: &Path) -> String {
+    // Outputs go next to `in/`, not into it (a `*` of a source glob crosses directories).
+    let dir = &dir.join("in");
+    std::fs::create_dir(dir).unwrap();
+    let mut a = String::new();
+    for i in 0..1200 {
+        a.push_str(&format!("{{\"id\":\"a{i}\",\"text\":\"t\"}}\n"));
+    }
+    a.push_str("{\"id\":\"late\",\"text\":\"t\",\"license\":\"mit\"}\n");
+    std::fs::write(dir.join("a.jsonl"), a).unwrap();
+    let b: String = (0..50).map(|i| format!("{{\"id\":\"b{i}\",\"text\":\"t\",\"url\":\"https://x/{i}\"}}\n")).collect();
+    std::fs::write(dir.join("b.jsonl"), b).unwrap();
+    dir.join("*.jsonl").display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_outside_the_schema_sample_are_never_dropped_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = two_shapes(dir.path());
+    let run = |mode: &str| {
+        let out = dir.path().join(format!("out-{mode}"));
+        let s = spec(&src, &out, &format!("  epoch_bytes: 1\n  schema: {{mode: {mode}, sample_files: 1}}\n"));
+        (out, s)
+    };
+
+    // strict: the columns of the sample, and every record with another field rejected.
+    let (out, s) = run("strict");
+    let r = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert!(r.reconciled, "{r:?}");
+    assert_eq!(r.rejects_by_reason.get("unexpected_field"), Some(&51), "{:?}", r.rejects_by_reason);
+    assert_exactly_once(&out, 1200);
+    let rej = read_rejects(&out);
+    assert!(rej.iter().any(|j| j["reason"].as_str().unwrap().contains("`license`") && j["record"].as_str().unwrap().contains("mit")), "{rej:?}");
+
+    // evolve (the default): the second epoch samples its new file and adds `url`; the field past
+    // the first file's sample is still rejected, not dropped.
+    let (out, s) = run("evolve");
+    let r = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert!(r.reconciled, "{r:?}");
+    assert_eq!(r.rejects_by_reason.get("unexpected_field"), Some(&1), "{:?}", r.rejects_by_reason);
+    assert_exactly_once(&out, 1250);
+    let rows = committed_rows(&out);
+    assert_eq!(rows.iter().filter(|v| v["url"].as_str().is_some_and(|u| u.starts_with("https://x/"))).count(), 50);
+
+    // capture_extra: nothing rejected; what the columns lack is in `_extra`.
+    let (out, s) = run("capture_extra");
+    let r = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert!(r.reconciled, "{r:?}");
+    assert!(r.rejects_by_reason.is_empty(), "{:?}", r.rejects_by_reason);
+    assert_exactly_once(&out, 1251);
+    let rows = committed_rows(&out);
+    let extra = |id: &str| -> serde_json::Value {
+        let v = rows.iter().find(|v| v["id"] == id).unwrap();
+        serde_json::from_str(v["_extra"].as_str().unwrap_or("null")).unwrap()
+    };
+    assert_eq!(extra("late"), serde_json::json!({"license": "mit"}));
+    assert_eq!(extra("b7"), serde_json::json!({"url": "https://x/7"}));
+    assert_eq!(extra("a3"), serde_json::Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_type_conflict_in_the_schema_sample_does_not_stop_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = [
+        r#"{"id":"1","text":"t","meta":{"k":1}}"#,
+        r#"{"id":"2","text":"t","meta":5}"#,
+        r#"{"id":"3","text":"t","meta":"s"}"#,
+        r#"{"id":"4","text":"t"}"#,
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("a.jsonl"), body).unwrap();
+    let out = dir.path().join("out");
+    let r = millrace_engine::run(&spec(&dir.path().join("a.jsonl").display().to_string(), &out, ""), Default::default()).await.unwrap();
+    assert!(r.reconciled, "{r:?}");
+    // `meta` is a string column: the object does not fit it and is rejected alone.
+    assert_eq!(r.rejects_by_reason.get("schema_mismatch"), Some(&1), "{:?}", r.rejects_by_reason);
+    let rows = committed_rows(&out);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.iter().find(|v| v["id"] == "2").unwrap()["meta"], "5");
+}
+
+fn write_parquet(path: &Path, with_score: bool) {
+    use datafusion::arrow::array::{ArrayRef, Float64Array, StringArray};
+    use datafusion::arrow::record_batch::RecordBatch;
+    let mut cols: Vec<(&str, ArrayRef)> = vec![
+        ("id", std::sync::Arc::new(StringArray::from(vec![format!("{}1", with_score), format!("{}2", with_score)]))),
+        ("text", std::sync::Arc::new(StringArray::from(vec!["t", "u"]))),
+    ];
+    if with_score {
+        cols.push(("score", std::sync::Arc::new(Float64Array::from(vec![0.5, 0.25]))));
+    }
+    let batch = RecordBatch::try_from_iter(cols).unwrap();
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_columns_outside_the_schema_follow_the_schema_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    write_parquet(&dir.path().join("in/a.parquet"), false);
+    write_parquet(&dir.path().join("in/b.parquet"), true);
+    let src = dir.path().join("in/*.parquet").display().to_string();
+    let run = |mode: &str| spec(&src, &dir.path().join(format!("out-{mode}")), &format!("  epoch_bytes: 1\n  schema: {{mode: {mode}}}\n"));
+
+    let r = millrace_engine::run(&run("strict"), Default::default()).await.unwrap();
+    assert!(r.reconciled, "{r:?}");
+    assert_eq!(r.rejects_by_reason.get("unreadable_unit"), Some(&1), "the file with `score` is quarantined: {:?}", r.rejects_by_reason);
+    let rej = read_rejects(&dir.path().join("out-strict"));
+    assert!(rej.iter().any(|j| j["reason"].as_str().unwrap().contains("`score`")), "{rej:?}");
+
+    let r = millrace_engine::run(&run("evolve"), Default::default()).await.unwrap();
+    assert!(r.reconciled && r.rejects_by_reason.is_empty(), "{r:?}");
+    let rows = committed_rows(&dir.path().join("out-evolve"));
+    assert_eq!(rows.iter().filter_map(|v| v["score"].as_f64()).sum::<f64>(), 0.75);
+
+    let r = millrace_engine::run(&run("capture_extra"), Default::default()).await.unwrap();
+    assert!(r.reconciled && r.rejects_by_reason.is_empty(), "{r:?}");
+    let rows = committed_rows(&dir.path().join("out-capture_extra"));
+    let extra: Vec<&str> = rows.iter().filter_map(|v| v["_extra"].as_str()).collect();
+    assert_eq!(extra.len(), 2);
+    assert!(extra.contains(&r#"{"score":0.5}"#), "{extra:?}");
 }

@@ -135,6 +135,42 @@ pub struct SourceSpec {
     /// instead of being read into memory.
     #[serde(default = "default_max_record_bytes")]
     pub max_record_bytes: ByteSize,
+    /// How JSON records (JSONL files, Kafka JSON payloads) meet the run's columns.
+    #[serde(default)]
+    pub schema: SchemaSpec,
+}
+
+/// `source.schema`: where the run's columns come from and what happens to a field outside them.
+/// Nothing is dropped silently in any mode.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchemaSpec {
+    pub mode: SchemaMode,
+    /// Files whose first records are sampled for the columns (the first file and others spread
+    /// over the listing; in `evolve` mode also per epoch).
+    pub sample_files: usize,
+}
+
+impl Default for SchemaSpec {
+    fn default() -> Self {
+        Self { mode: SchemaMode::default(), sample_files: 8 }
+    }
+}
+
+/// See [`SchemaSpec`].
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SchemaMode {
+    /// The columns are fixed once from the sample; a record with a field outside them is rejected
+    /// (`unexpected_field`).
+    Strict,
+    /// As `strict`, but each epoch samples its own new input first and adds the columns it finds
+    /// (existing columns keep their type), so later files and messages can bring new fields.
+    #[default]
+    Evolve,
+    /// The columns are fixed once from the sample; fields outside them are kept, as one JSON
+    /// object per record, in the string column `_extra`.
+    CaptureExtra,
 }
 
 impl SourceSpec {

@@ -1,6 +1,7 @@
 //! JSON Lines: each line is checked without allocating (UTF-8, an object, a string text field), good
 //! lines are decoded in bulk by arrow-json's tape decoder, and bad ones are rejected with line/offset.
 
+use super::schema::Known;
 use super::{UnitCtx, fill_ids};
 use crate::listing::InputFile;
 use crate::store::Location;
@@ -13,14 +14,28 @@ use std::fmt;
 
 const SAMPLE_LINES: usize = 1000;
 
-/// The schema of the first records, and their mean length (a JSON line is about its row's size).
-pub(super) async fn infer(loc: &Location, file: &InputFile, opts: &super::ReadOptions) -> Result<(Schema, Option<u64>)> {
-    let mut r = super::open_sample(loc, file, opts).await?;
+/// The schema of the first records of `files` (conflicts widened, see [`super::schema`]), and the
+/// mean line length of the first file's sample (a JSON line is about its row's size).
+pub(super) async fn infer(registry: &crate::store::StoreRegistry, files: &[&InputFile], opts: &super::ReadOptions) -> Result<(Schema, Option<u64>)> {
     let mut values = Vec::new();
+    let mut row_bytes = None;
+    for (i, file) in files.iter().enumerate() {
+        let loc = registry.resolve(&file.url)?;
+        let (bytes, seen) = sample(&loc, file, opts, &mut values).await?;
+        if i == 0 {
+            row_bytes = (seen > 0).then(|| bytes / seen);
+        }
+    }
+    Ok((super::schema::infer_values(&values), row_bytes))
+}
+
+/// Appends up to [`SAMPLE_LINES`] objects from the start of `file` to `values`; returns the bytes
+/// and lines looked at.
+async fn sample(loc: &Location, file: &InputFile, opts: &super::ReadOptions, values: &mut Vec<serde_json::Value>) -> Result<(u64, u64)> {
+    let mut r = super::open_sample(loc, file, opts).await?;
     let mut line = Vec::new();
-    let mut seen = 0;
-    let mut bytes = 0u64;
-    while values.len() < SAMPLE_LINES && seen < SAMPLE_LINES * 10 {
+    let (mut seen, mut taken, mut bytes) = (0u64, 0, 0u64);
+    while taken < SAMPLE_LINES && seen < SAMPLE_LINES as u64 * 10 {
         let l = super::read_line_bounded(&mut r, &mut line, opts.max_record_bytes).await.map_err(|e| ConnectorError::read(&file.url, e))?;
         if l.consumed == 0 {
             break;
@@ -32,11 +47,10 @@ pub(super) async fn infer(loc: &Location, file: &InputFile, opts: &super::ReadOp
         }
         if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_slice::<serde_json::Value>(&line) {
             values.push(v);
+            taken += 1;
         }
     }
-    let schema = arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
-        .map_err(|e| ConnectorError::schema(&file.url, e))?;
-    Ok((schema, (seen > 0).then(|| bytes / seen as u64)))
+    Ok((bytes, seen))
 }
 
 struct Pending {
@@ -61,6 +75,7 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
     let max = ctx.opts.max_record_bytes;
     // arrow-json casts 1.9 to 1 in an integer column: such values are checked here and rejected.
     let ints: Vec<&str> = ctx.schema.fields().iter().filter(|f| f.data_type().is_integer()).map(|f| f.name().as_str()).collect();
+    let known = super::schema::Known::of(ctx.schema, ctx.opts.schema.mode);
     let mut line_no = 0u64;
     let mut p = Pending { buf: Vec::with_capacity(ctx.opts.batch_bytes.min(64 << 20)), pos: Vec::new() };
     while pos < end {
@@ -88,10 +103,24 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
             ctx.reject(ln, Some(offset), format!("invalid_utf8: {e}"), rec).await;
             continue;
         }
-        if let Err(reason) = probe_with(rec, &ctx.opts.text_field, &ints) {
-            ctx.reject(ln, Some(offset), reason, rec).await;
-            continue;
-        }
+        let captured;
+        let rec = match probe_with(rec, &ctx.opts.text_field, &ints, Some(&known)) {
+            Ok(unknown) if unknown.is_empty() => rec,
+            Ok(unknown) => match super::schema::outside(rec, &unknown, &known) {
+                Ok(r) => {
+                    captured = r;
+                    &captured[..]
+                }
+                Err(reason) => {
+                    ctx.reject(ln, Some(offset), reason, rec).await;
+                    continue;
+                }
+            },
+            Err(reason) => {
+                ctx.reject(ln, Some(offset), reason, rec).await;
+                continue;
+            }
+        };
         // Flushing before a record that would overflow the batch keeps the buffer within its
         // preallocated size, so it never doubles.
         if !p.pos.is_empty() && (p.pos.len() >= ctx.opts.batch_rows || p.buf.len() + rec.len() >= ctx.opts.batch_bytes) {
@@ -166,23 +195,24 @@ pub(super) fn decode_with(schema: &SchemaRef, buf: &[u8], rows: usize) -> std::r
 /// Checks that a line is one JSON object whose `field` is a string, without building a value tree.
 #[cfg(test)]
 pub(crate) fn probe(rec: &[u8], field: &str) -> std::result::Result<(), String> {
-    probe_with(rec, field, &[])
+    probe_with(rec, field, &[], None).map(|_| ())
 }
 
-/// [`probe`], also checking that the fields in `ints` hold whole numbers (or null).
-pub(crate) fn probe_with(rec: &[u8], field: &str, ints: &[&str]) -> std::result::Result<(), String> {
+/// [`probe`], also checking that the fields in `ints` hold whole numbers (or null); returns the
+/// record's top-level fields that `known` lacks (none when `known` is not given).
+pub(crate) fn probe_with(rec: &[u8], field: &str, ints: &[&str], known: Option<&Known>) -> std::result::Result<Vec<String>, String> {
     let first = rec.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
         return Err("not_an_object: a JSONL record must be a JSON object".into());
     }
     let mut de = serde_json::Deserializer::from_slice(rec);
-    let (state, not_int) = ProbeSeed { field, ints }.deserialize(&mut de).map_err(|e| format!("invalid_json: {e}"))?;
+    let (state, not_int, unknown) = ProbeSeed { field, ints, known }.deserialize(&mut de).map_err(|e| format!("invalid_json: {e}"))?;
     de.end().map_err(|e| format!("invalid_json: {e}"))?;
     if let Some(name) = not_int {
         return Err(format!("schema_mismatch: `{name}` is not a whole number, and the column is an integer column"));
     }
     match state {
-        TextState::Ok => Ok(()),
+        TextState::Ok => Ok(unknown),
         TextState::Missing => Err(format!("missing_text_field: no `{field}`")),
         TextState::Null => Err(format!("missing_text_field: `{field}` is null")),
         TextState::NotString => Err(format!("text_not_a_string: `{field}` is not a string")),
@@ -199,24 +229,26 @@ enum TextState {
 struct ProbeSeed<'a> {
     field: &'a str,
     ints: &'a [&'a str],
+    known: Option<&'a Known>,
 }
 
 impl<'de> DeserializeSeed<'de> for ProbeSeed<'_> {
-    type Value = (TextState, Option<String>);
+    type Value = (TextState, Option<String>, Vec<String>);
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for ProbeSeed<'_> {
-    type Value = (TextState, Option<String>);
+    type Value = (TextState, Option<String>, Vec<String>);
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
         let mut state = TextState::Missing;
         let mut not_int = None;
-        while let Some(key) = map.next_key_seed(KeyIs(self.field, self.ints))? {
+        let mut unknown = Vec::new();
+        while let Some(key) = map.next_key_seed(KeyIs(self.field, self.ints, self.known))? {
             match key {
                 Key::Text => state = map.next_value::<StrCheck>()?.0,
                 Key::Int(i) => {
@@ -227,9 +259,15 @@ impl<'de> Visitor<'de> for ProbeSeed<'_> {
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
+                Key::Unknown(name) => {
+                    map.next_value::<IgnoredAny>()?;
+                    if !unknown.contains(&name) {
+                        unknown.push(name);
+                    }
+                }
             }
         }
-        Ok((state, not_int))
+        Ok((state, not_int, unknown))
     }
 }
 
@@ -237,9 +275,11 @@ enum Key {
     Text,
     Int(usize),
     Other,
+    /// Not a column of the run's schema.
+    Unknown(String),
 }
 
-struct KeyIs<'a>(&'a str, &'a [&'a str]);
+struct KeyIs<'a>(&'a str, &'a [&'a str], Option<&'a Known>);
 impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
     type Value = Key;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Key, D::Error> {
@@ -257,6 +297,7 @@ impl<'de> Visitor<'de> for KeyIs<'_> {
         } else {
             match self.1.iter().position(|k| *k == v) {
                 Some(i) => Key::Int(i),
+                None if self.2.is_some_and(|k| !k.contains(v)) => Key::Unknown(v.to_string()),
                 None => Key::Other,
             }
         })
@@ -359,8 +400,16 @@ mod tests {
         assert!(probe(br#"{"text":"a"} x"#, "text").unwrap_err().starts_with("invalid_json"));
         assert!(probe(br#"[1,2]"#, "text").unwrap_err().starts_with("not_an_object"));
         // A fraction in an integer column would be truncated by the decoder: rejected instead.
-        assert!(super::probe_with(br#"{"text":"a","n":1.9}"#, "text", &["n"]).unwrap_err().starts_with("schema_mismatch"));
-        assert!(super::probe_with(br#"{"text":"a","n":2.0,"m":1.5}"#, "text", &["n"]).is_ok());
-        assert!(super::probe_with(br#"{"text":"a","n":null}"#, "text", &["n"]).is_ok());
+        assert!(super::probe_with(br#"{"text":"a","n":1.9}"#, "text", &["n"], None).unwrap_err().starts_with("schema_mismatch"));
+        assert!(super::probe_with(br#"{"text":"a","n":2.0,"m":1.5}"#, "text", &["n"], None).is_ok());
+        assert!(super::probe_with(br#"{"text":"a","n":null}"#, "text", &["n"], None).is_ok());
+        // Fields outside the schema are named (once each, escaped keys decoded).
+        let schema = arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("text", arrow::datatypes::DataType::Utf8, true),
+            arrow::datatypes::Field::new("n", arrow::datatypes::DataType::Int64, true),
+        ]);
+        let known = super::Known::of(&schema, millrace_spec::SchemaMode::Strict);
+        let got = super::probe_with(br#"{"text":"a","n":1,"url":"x","m":{"n":2},"m":3}"#, "text", &["n"], Some(&known));
+        assert_eq!(got.unwrap(), ["url", "m"]);
     }
 }

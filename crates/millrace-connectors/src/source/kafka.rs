@@ -185,26 +185,29 @@ impl KafkaSource {
 
     /// The run's columns: for JSON, those of a sample of the planned records (plus the id and
     /// text columns), then the `_kafka_*` columns.
-    pub async fn schema(&self, units: &[WorkUnit], id_field: &str, text_field: &str) -> Result<SchemaRef> {
+    pub async fn schema(&self, units: &[WorkUnit], opts: &super::ReadOptions) -> Result<SchemaRef> {
         let mut inferred = Schema::empty();
         if self.spec.format == KafkaFormat::Json {
             let mut values = Vec::new();
+            // Every planned partition is sampled, so a field that only one partition carries is seen.
+            let per_unit = (SAMPLE_RECORDS / units.len().max(1)).max(100);
             for u in units {
                 if values.len() >= SAMPLE_RECORDS {
                     break;
                 }
                 let mut r = PartitionReader::open(self, u)?;
-                while values.len() < SAMPLE_RECORDS {
+                let mut taken = 0;
+                while taken < per_unit && values.len() < SAMPLE_RECORDS {
                     let Some(m) = r.next().await? else { break };
+                    taken += 1;
                     if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_slice::<serde_json::Value>(&m.payload) {
                         values.push(v);
                     }
                 }
             }
-            inferred = arrow::json::reader::infer_json_schema_from_iterator(values.iter().map(Ok))
-                .map_err(|e| ConnectorError::schema("kafka sample", e))?;
+            inferred = super::schema::infer_values(&values);
         }
-        let mut fields = super::run_fields(&inferred, id_field, text_field);
+        let mut fields = super::columns(&inferred, opts);
         fields.retain(|f| !f.name().starts_with("_kafka_"));
         fields.extend(kafka_fields());
         Ok(Arc::new(Schema::new(fields)))
@@ -328,15 +331,27 @@ pub(crate) async fn read(ctx: &UnitCtx<'_>, source: &KafkaSource) -> Result<()> 
     // The columns the payloads decode into: the run's, without the `_kafka_*` ones added after.
     let data_fields: Vec<Field> = ctx.schema.fields().iter().filter(|f| !f.name().starts_with("_kafka_")).map(|f| f.as_ref().clone()).collect();
     let data_schema: SchemaRef = Arc::new(Schema::new(data_fields));
+    let known = super::schema::Known::of(ctx.schema, ctx.opts.schema.mode);
     let mut reader = PartitionReader::open(source, ctx.unit)?;
     let mut b = Batcher::default();
     while let Some(r) = reader.next().await? {
         let len = r.payload.len();
         ctx.metrics.bytes_read.fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
+        let mut captured = None;
         let problem = if max > 0 && len as u64 > max {
             Some(format!("record_too_large: {len} bytes, over max_record_bytes ({max})"))
         } else if json {
-            super::jsonl::probe_with(&r.payload, &ctx.opts.text_field, &ints).err()
+            match super::jsonl::probe_with(&r.payload, &ctx.opts.text_field, &ints, Some(&known)) {
+                Ok(unknown) if unknown.is_empty() => None,
+                Ok(unknown) => match super::schema::outside(&r.payload, &unknown, &known) {
+                    Ok(rec) => {
+                        captured = Some(rec);
+                        None
+                    }
+                    Err(reason) => Some(reason),
+                },
+                Err(reason) => Some(reason),
+            }
         } else {
             std::str::from_utf8(&r.payload).err().map(|e| format!("invalid_utf8: {e}"))
         };
@@ -353,7 +368,7 @@ pub(crate) async fn read(ctx: &UnitCtx<'_>, source: &KafkaSource) -> Result<()> 
             continue;
         }
         if json {
-            b.buf.extend_from_slice(&r.payload);
+            b.buf.extend_from_slice(captured.as_deref().unwrap_or(&r.payload));
             b.buf.push(b'\n');
         } else {
             b.texts.append_value(String::from_utf8_lossy(&r.payload));

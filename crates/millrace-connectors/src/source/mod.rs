@@ -5,6 +5,7 @@ mod csv;
 mod jsonl;
 pub mod kafka;
 mod parquet;
+pub mod schema;
 mod text;
 
 use crate::listing::InputFile;
@@ -66,6 +67,8 @@ pub struct ReadOptions {
     /// Larger records are rejected (with their offset) instead of read.
     pub max_record_bytes: u64,
     pub on_error: millrace_spec::OnError,
+    /// How JSON records meet the run's columns.
+    pub schema: millrace_spec::SchemaSpec,
     /// Set for a Kafka source: units are offset ranges of its partitions.
     pub kafka: Option<kafka::KafkaSource>,
 }
@@ -170,8 +173,15 @@ impl ReadOptions {
             csv_header: spec.csv.header,
             max_record_bytes: spec.max_record_bytes.0,
             on_error: spec.on_error,
+            schema: spec.schema.clone(),
             kafka,
         })
+    }
+
+    /// The files [`infer_schema`] samples for a run's columns: several JSONL files, the first file
+    /// of the other formats.
+    pub fn schema_sample<'a>(&self, files: &'a [InputFile]) -> Vec<&'a InputFile> {
+        sample_files(files, if self.format == Format::Jsonl { self.schema.sample_files } else { 1 })
     }
 
     fn compression_of(&self, file: &InputFile) -> Compression {
@@ -322,13 +332,29 @@ pub fn assign_partitions(units: &[WorkUnit], n: usize) -> Vec<Vec<WorkUnit>> {
     parts.into_iter().map(|p| p.1).filter(|p| !p.is_empty()).collect()
 }
 
-/// Infers the run's schema from the first file. `id` and the text field are always Utf8; fields
-/// whose sampled values were all null become Utf8.
-pub async fn infer_schema(registry: &StoreRegistry, first: &InputFile, opts: &mut ReadOptions) -> Result<SchemaRef> {
+/// The files whose first records give a run's columns: the first file with bytes, then others
+/// spread evenly over the listing, `n` in all.
+pub fn sample_files(files: &[InputFile], n: usize) -> Vec<&InputFile> {
+    let with_bytes: Vec<&InputFile> = files.iter().filter(|f| f.size > 0).collect();
+    let pool = if with_bytes.is_empty() { files.iter().take(1).collect() } else { with_bytes };
+    let n = n.max(1).min(pool.len());
+    let mut picked: Vec<&InputFile> = (0..n).map(|i| pool[i * pool.len() / n]).collect();
+    picked.dedup_by(|a, b| a.url == b.url);
+    picked
+}
+
+/// Infers the run's schema: for JSONL from the first records of [`sample_files`] of `files`, for
+/// the other formats from the first of them. `id` and the text field are always Utf8; fields whose
+/// sampled values were all null become Utf8.
+pub async fn infer_schema(registry: &StoreRegistry, files: &[InputFile], opts: &mut ReadOptions) -> Result<SchemaRef> {
+    let sampled = opts.schema_sample(files);
+    let Some(first) = sampled.first().copied() else {
+        return Ok(Arc::new(Schema::new(run_fields(&Schema::empty(), &opts.id_field, &opts.text_field))));
+    };
     let loc = registry.resolve(&first.url)?;
     let inferred = match opts.format {
         Format::Jsonl => {
-            let (schema, row_bytes) = jsonl::infer(&loc, first, opts).await?;
+            let (schema, row_bytes) = jsonl::infer(registry, &sampled, opts).await?;
             opts.row_bytes_hint = row_bytes;
             schema
         }
@@ -346,19 +372,60 @@ pub async fn infer_schema(registry: &StoreRegistry, first: &InputFile, opts: &mu
             Schema::new(vec![Field::new("source", DataType::Utf8, true)])
         }
     };
-    let fields = run_fields(&inferred, &opts.id_field, &opts.text_field);
+    let fields = columns(&inferred, opts);
     let has_text = inferred.fields().iter().any(|f| f.name() == &opts.text_field) || opts.format == Format::Text;
     if !has_text {
         return Err(ConnectorError::schema(
             &first.url,
             format!(
-                "no `{}` field in the first records; set `source.text_field` (fields seen: {})",
+                "no `{}` field in the sampled records; set `source.text_field` (fields seen: {})",
                 opts.text_field,
                 inferred.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
             ),
         ));
     }
     Ok(Arc::new(Schema::new(fields)))
+}
+
+/// In `evolve` mode, `current` with the columns that `files` (an epoch's new input: the first
+/// records of JSONL files, the footers of Parquet files, the headers of CSV files) add; `None` when
+/// the mode is another, the format has no columns of its own (text), or nothing is new.
+pub async fn evolve_schema(registry: &StoreRegistry, files: &[InputFile], opts: &ReadOptions, current: &Schema) -> Result<Option<SchemaRef>> {
+    if opts.schema.mode != millrace_spec::SchemaMode::Evolve || opts.format == Format::Text || files.is_empty() {
+        return Ok(None);
+    }
+    let inferred = match opts.format {
+        Format::Jsonl => jsonl::infer(registry, &sample_files(files, opts.schema.sample_files), opts).await?.0,
+        _ => {
+            let mut fields: Vec<Field> = Vec::new();
+            // A footer or a header is cheap: every new file is looked at.
+            for f in files {
+                let loc = registry.resolve(&f.url)?;
+                // A file that cannot be read adds nothing here; reading it quarantines it.
+                let s = match opts.format {
+                    Format::Parquet => decoder_guard(&f.url, parquet::infer(&loc, f)).await.map(|(s, _)| s),
+                    _ => csv::infer(&loc, f, opts).await,
+                };
+                match s {
+                    Ok(s) => fields.extend(s.fields().iter().filter(|g| !fields.iter().any(|h| h.name() == g.name())).map(|g| g.as_ref().clone()).collect::<Vec<_>>()),
+                    Err(e) if e.is_data_error() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Schema::new(fields)
+        }
+    };
+    Ok(schema::evolve(current, &Schema::new(columns(&inferred, opts))).map(Arc::new))
+}
+
+/// The run's columns from an inferred schema: [`run_fields`], then `_extra` in `capture_extra` mode.
+pub(crate) fn columns(inferred: &Schema, opts: &ReadOptions) -> Vec<Field> {
+    let mut fields = run_fields(inferred, &opts.id_field, &opts.text_field);
+    if opts.schema.mode == millrace_spec::SchemaMode::CaptureExtra {
+        fields.retain(|f| f.name() != schema::EXTRA_COLUMN);
+        fields.push(Field::new(schema::EXTRA_COLUMN, DataType::Utf8, true));
+    }
+    fields
 }
 
 /// The run's columns from an inferred schema: the id and the text first, always strings, then the
@@ -493,9 +560,11 @@ impl UnitCtx<'_> {
         })
     }
 
-    /// Pads a batch decoded with a subset of the schema's columns (or different types) to the schema.
+    /// Pads a batch decoded with a subset of the schema's columns (or different types) to the
+    /// schema; its columns outside the schema go as `source.schema.mode` says.
     pub fn conform(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        conform(batch, self.schema).map_err(|m| ConnectorError::schema(self.url(), m))
+        let extra = schema::outside_columns(batch, self.schema, self.opts.schema.mode).map_err(|m| ConnectorError::schema(self.url(), m))?;
+        conform(extra.as_ref().unwrap_or(batch), self.schema).map_err(|m| ConnectorError::schema(self.url(), m))
     }
 }
 
@@ -711,9 +780,10 @@ pub mod fuzzing {
             csv_header: true,
             max_record_bytes: 1 << 16,
             on_error: millrace_spec::OnError::Reject,
+            schema: millrace_spec::SchemaSpec::default(),
             kafka: None,
         };
-        let schema = infer_schema(&registry, &file, &mut opts).await.map_err(|e| e.to_string())?;
+        let schema = infer_schema(&registry, std::slice::from_ref(&file), &mut opts).await.map_err(|e| e.to_string())?;
         // Two byte ranges where the format allows, so the range logic is exercised too.
         let units = plan_units(std::slice::from_ref(&file), &opts, (data.len() as u64 / 2).max(1));
         let metrics = Arc::new(SourceMetrics::default());

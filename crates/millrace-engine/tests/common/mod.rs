@@ -7,19 +7,24 @@ use std::path::Path;
 
 /// Ids of every row the sink's manifests list, read from the files themselves.
 pub fn committed_ids(out: &Path) -> Vec<String> {
-    let mut ids = Vec::new();
-    let Ok(dir) = std::fs::read_dir(out.join("_manifest")) else { return ids };
+    let mut ids: Vec<String> = committed_rows(out).iter().map(|v| v["id"].as_str().unwrap().to_string()).collect();
+    ids.sort();
+    ids
+}
+
+/// Every row of a JSONL sink that its manifests list, read from the files themselves.
+pub fn committed_rows(out: &Path) -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
+    let Ok(dir) = std::fs::read_dir(out.join("_manifest")) else { return rows };
     for e in dir {
         let m: serde_json::Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
         for f in m["files"].as_array().unwrap() {
             for l in std::fs::read_to_string(out.join(f["path"].as_str().unwrap())).unwrap().lines() {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                ids.push(v["id"].as_str().unwrap().to_string());
+                rows.push(serde_json::from_str(l).unwrap());
             }
         }
     }
-    ids.sort();
-    ids
+    rows
 }
 
 /// Every reject record committed under `<out>/_rejects/`.
