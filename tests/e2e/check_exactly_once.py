@@ -20,7 +20,11 @@ else:
     fs = pafs.LocalFileSystem()
     root = url
 
-manifests = fs.get_file_info(pafs.FileSelector(root + "/_manifest", allow_not_found=True))
+# Scale-out lanes keep their manifests in _manifest/<lane>/.
+manifests = [
+    m for m in fs.get_file_info(pafs.FileSelector(root + "/_manifest", recursive=True, allow_not_found=True))
+    if m.type == pafs.FileType.File and m.path.endswith(".json")
+]
 ids, listed = [], set()
 for m in sorted(manifests, key=lambda i: i.path):
     with fs.open_input_stream(m.path) as f:

@@ -16,14 +16,16 @@
 
 use crate::sink::StagedFile;
 use crate::source::WorkUnit;
-use crate::store::{Location, put_json, put_new, read_json, storage};
+use crate::store::{COMMIT_RETRY, Location, put_json, put_new, read_json, storage};
+use crate::upload::Upload;
 use crate::{ConnectorError, Result};
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{DateTime, Utc};
-use object_store::ObjectStoreExt;
-use std::str::FromStr;
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, ObjectStoreScheme};
 use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+use std::sync::Arc;
 
 /// `<sink>/_manifest/epoch-N.json`: the files that make up one epoch of a sink. Written and read by
 /// this struct only.
@@ -146,24 +148,57 @@ pub async fn write_pending(state: &Location, p: &PendingCommit) -> Result<()> {
     put_json(&pending_path(state, p.epoch), p).await
 }
 
-fn manifest_path(base: &Location, epoch: u64) -> Location {
-    base.child(&format!("_manifest/epoch-{epoch:06}.json"))
+fn manifest_path(base: &Location, lane: Option<&str>, epoch: u64) -> Location {
+    base.child(&format!("{}/epoch-{epoch:06}.json", crate::sink::manifest_dir(lane)))
 }
 
 /// Moves staged files into place and writes the epoch manifest.
 pub async fn publish(
     base: &Location,
     sink: &str,
+    lane: Option<&str>,
     run_id: &str,
     epoch: u64,
     files: Vec<StagedFile>,
     schema: Option<Vec<ColumnSchema>>,
 ) -> Result<EpochManifest> {
+    publish_with(base, sink, lane, run_id, epoch, files, schema, server_copy_limit(base)).await
+}
+
+/// S3's CopyObject copies at most 5 GiB in one request.
+pub const S3_COPY_LIMIT: u64 = 5 << 30;
+
+/// The largest staged file an object store copies into place by itself; larger ones are streamed
+/// through this process. Azure's Copy Blob may answer before the copy is done (202 with
+/// `x-ms-copy-status: pending`), and object_store neither waits for it nor shows that status (a
+/// pending destination may already show the full size): deleting the staged source then fails the
+/// copy. So on Azure every file is streamed, which is known complete when its upload completes.
+pub fn server_copy_limit(base: &Location) -> u64 {
+    match crate::store::kind(base) {
+        Some(ObjectStoreScheme::AmazonS3) => S3_COPY_LIMIT,
+        Some(ObjectStoreScheme::MicrosoftAzure) => 0,
+        _ => u64::MAX,
+    }
+}
+
+/// [`publish`], copying files larger than `copy_limit` bytes by streaming them (object stores only;
+/// local files are renamed).
+#[allow(clippy::too_many_arguments)]
+pub async fn publish_with(
+    base: &Location,
+    sink: &str,
+    lane: Option<&str>,
+    run_id: &str,
+    epoch: u64,
+    files: Vec<StagedFile>,
+    schema: Option<Vec<ColumnSchema>>,
+    copy_limit: u64,
+) -> Result<EpochManifest> {
     let mut published = Vec::with_capacity(files.len());
     for mut f in files {
         if let Some(staging) = f.staging.take() {
             let dest = base.child(&f.path);
-            rename(base, &staging, &dest.path).await.map_err(|e| match e {
+            rename(base, &staging, &dest.path, copy_limit).await.map_err(|e| match e {
                 // Repair removed every file this state's records list, so what is in the way is not ours.
                 object_store::Error::AlreadyExists { .. } => ConnectorError::Conflict {
                     url: dest.url(),
@@ -185,10 +220,10 @@ pub async fn publish(
         files: published,
         schema,
     };
-    let manifest = manifest_path(base, epoch);
+    let manifest = manifest_path(base, lane, epoch);
     put_json(&manifest, &m).await?;
     // Staging of this epoch is now empty of our files; remove what a crashed attempt may have left.
-    delete_prefix(&base.child(&crate::sink::staging_dir(epoch))).await?;
+    delete_prefix(&base.child(&crate::sink::lane_staging_dir(lane, epoch))).await?;
     if base.local_path().is_some() {
         let paths: Vec<Location> = m.files.iter().map(|f| base.child(&f.path)).chain(std::iter::once(manifest)).collect();
         fsync_local(&paths).await?;
@@ -282,7 +317,8 @@ async fn read_all<T: for<'de> Deserialize<'de>>(dir: &Location) -> Result<Vec<T>
 
 /// Removes what runs of this state left half-done: the files that pending records of epochs after
 /// `last_committed` list, with those epochs' manifests and the records themselves, and the staging
-/// area of every owned output location in `outputs`. `resolve` opens a recorded sink URL. Returns the
+/// area of every owned output location in `outputs` (for a scale-out `lane`, that lane's manifests
+/// and staging only). `resolve` opens a recorded sink URL. Returns the
 /// objects removed.
 ///
 /// A manifest of an epoch after the last checkpoint that no pending record covers cannot be proven
@@ -291,6 +327,7 @@ async fn read_all<T: for<'de> Deserialize<'de>>(dir: &Location) -> Result<Vec<T>
 pub async fn repair(
     state: &Location,
     outputs: &[Location],
+    lane: Option<&str>,
     last_committed: Option<u64>,
     resolve: impl Fn(&str) -> Result<Location>,
 ) -> Result<usize> {
@@ -302,7 +339,8 @@ pub async fn repair(
         .flat_map(|p| p.sinks.iter().map(move |s| (s.url.trim_end_matches('/').to_string(), p.epoch)))
         .collect();
     for base in outputs {
-        for m in read_all::<EpochManifest>(&base.child("_manifest")).await? {
+        // Only this state's manifests: a scale-out lane's, not its neighbours'.
+        for m in read_all::<EpochManifest>(&base.child(&crate::sink::manifest_dir(lane))).await? {
             if after(m.epoch) && !covered.contains(&(base.url().trim_end_matches('/').to_string(), m.epoch)) {
                 let since = last_committed.map(|l| format!("after its last checkpoint (epoch {l})")).unwrap_or_else(|| "and has no checkpoints".into());
                 return Err(ConnectorError::Conflict {
@@ -325,14 +363,15 @@ pub async fn repair(
                 for f in &s.files {
                     removed += delete_if_present(&base.child(f)).await?;
                 }
-                removed += delete_if_present(&manifest_path(&base, p.epoch)).await?;
+                removed += delete_if_present(&manifest_path(&base, lane, p.epoch)).await?;
             }
         }
         delete_pending(state, p.epoch).await?;
     }
     for base in outputs {
-        removed += delete_prefix(&base.child("_staging")).await?;
-        if let Some(dir) = base.child("_staging").local_path() {
+        let staging = base.child(&crate::sink::staging_root(lane));
+        removed += delete_prefix(&staging).await?;
+        if let Some(dir) = staging.local_path() {
             // Local listings skip some names (`part-…#1`); the directory itself is ours to empty.
             let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
         }
@@ -354,9 +393,10 @@ async fn delete(store: &std::sync::Arc<dyn object_store::ObjectStore>, path: &Pa
 }
 
 /// Moves a staged file into place, never over an existing file (`AlreadyExists`): an atomic
-/// rename-if-absent on local disk; elsewhere a check, then a copy (repeatable) and a delete, each
-/// retried through outages (the lease makes this run the only writer, so the check cannot race).
-async fn rename(base: &Location, from: &Path, to: &Path) -> object_store::Result<()> {
+/// rename-if-absent on local disk; elsewhere a check, then a copy (repeatable), a check that the copy
+/// is whole, and a delete of the source, each retried through outages (the lease makes this run the
+/// only writer, so the check cannot race). Files above `copy_limit` bytes are copied by streaming.
+async fn rename(base: &Location, from: &Path, to: &Path, copy_limit: u64) -> object_store::Result<()> {
     if base.local_path().is_some() {
         return base.store.rename_if_not_exists(from, to).await;
     }
@@ -365,10 +405,60 @@ async fn rename(base: &Location, from: &Path, to: &Path) -> object_store::Result
         Err(object_store::Error::NotFound { .. }) => {}
         Err(e) => return Err(e),
     }
-    crate::store::retrying(|| base.store.copy(from, to)).await?;
+    let size = crate::store::retrying(|| base.store.head(from)).await?.size;
+    if size > copy_limit {
+        crate::store::retrying(|| stream_copy(&base.store, from, to, size)).await?;
+    } else {
+        crate::store::retrying(|| base.store.copy(from, to)).await?;
+    }
+    await_copy(&base.store, to, size).await?;
     match delete(&base.store, from).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Copies an object through this process with bounded memory; a failed attempt aborts its upload.
+async fn stream_copy(store: &Arc<dyn ObjectStore>, from: &Path, to: &Path, size: u64) -> object_store::Result<()> {
+    use futures::TryStreamExt;
+    let mut body = store.get(from).await?.into_stream();
+    let mut out = Upload::for_size(store.clone(), to.clone(), size);
+    loop {
+        match body.try_next().await {
+            Ok(Some(chunk)) => out.put(chunk).await?,
+            Ok(None) => return out.finish().await,
+            Err(e) => {
+                out.abort().await;
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Waits until the destination of a copy holds `size` bytes, for at most [`COMMIT_RETRY`]: a store
+/// may report a copy done before its destination is whole, and the source must outlive the copy.
+async fn await_copy(store: &Arc<dyn ObjectStore>, to: &Path, size: u64) -> object_store::Result<()> {
+    let started = std::time::Instant::now();
+    let mut wait = std::time::Duration::from_millis(100);
+    loop {
+        let seen = match crate::store::retrying(|| store.head(to)).await {
+            Ok(m) => Some(m.size),
+            // Not there yet, or (Azure, 409) a copy still pending.
+            Err(object_store::Error::NotFound { .. } | object_store::Error::AlreadyExists { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if seen == Some(size) {
+            return Ok(());
+        }
+        if started.elapsed() >= COMMIT_RETRY {
+            let seen = seen.map(|n| format!("{n} bytes")).unwrap_or_else(|| "no object".into());
+            return Err(object_store::Error::Generic {
+                store: "publish",
+                source: format!("the copy to {to} is not whole after {}s: {seen} of {size}", COMMIT_RETRY.as_secs()).into(),
+            });
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(std::time::Duration::from_secs(10));
     }
 }
 
@@ -382,4 +472,60 @@ async fn delete_prefix(dir: &Location) -> Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_store::Tracking;
+    use std::sync::atomic::Ordering;
+
+    fn location(store: Tracking) -> (Arc<Tracking>, Location) {
+        let store = Arc::new(store);
+        (store.clone(), Location { store, path: Path::from("out"), base: "memory://".into() })
+    }
+
+    /// Stages `body` for epoch 1 and returns the file as a sink hands it over.
+    async fn stage(base: &Location, body: &[u8]) -> (Location, StagedFile) {
+        let rel = crate::sink::file_name(1, 0, 0, "bin");
+        let staging = base.child(&format!("{}/{rel}", crate::sink::staging_dir(1)));
+        staging.store.put(&staging.path, body.to_vec().into()).await.unwrap();
+        let f = StagedFile { path: rel, staging: Some(staging.path.clone()), rows: 1, bytes: body.len() as u64, sha256: String::new() };
+        (staging, f)
+    }
+
+    async fn bytes(l: &Location) -> Option<Vec<u8>> {
+        crate::store::read_bytes(l).await.unwrap().map(|b| b.to_vec())
+    }
+
+    #[tokio::test]
+    async fn a_copy_that_lands_late_is_waited_for_before_the_source_goes() {
+        let (_, base) = location(Tracking { copy_delay: Some(std::time::Duration::from_millis(300)), ..Default::default() });
+        let (staging, f) = stage(&base, b"copied by the store, later").await;
+        let dest = base.child(&f.path);
+        publish_with(&base, "s", None, "r", 1, vec![f], None, u64::MAX).await.unwrap();
+        assert_eq!(bytes(&dest).await.as_deref(), Some(&b"copied by the store, later"[..]));
+        assert_eq!(bytes(&staging).await, None);
+    }
+
+    #[tokio::test]
+    async fn files_above_the_copy_limit_are_streamed_and_a_failed_stream_is_aborted() {
+        let body: Vec<u8> = (0..crate::upload::PART_SIZE + 4321).map(|i| (i % 251) as u8).collect();
+        let (store, base) = location(Tracking::default());
+        let (staging, f) = stage(&base, &body).await;
+        let dest = base.child(&f.path);
+        publish_with(&base, "s", None, "r", 1, vec![f], None, 1000).await.unwrap();
+        assert!(bytes(&dest).await == Some(body.clone()), "streamed bytes differ");
+        assert_eq!(bytes(&staging).await, None);
+        assert_eq!(store.open.load(Ordering::SeqCst), 0);
+
+        let (store, base) = location(Tracking::default());
+        let (staging, f) = stage(&base, &body).await;
+        let dest = base.child(&f.path);
+        store.fail_parts.store(true, Ordering::SeqCst);
+        assert!(publish_with(&base, "s", None, "r", 1, vec![f], None, 1000).await.is_err());
+        assert_eq!(store.open.load(Ordering::SeqCst), 0, "the failed copy's upload is aborted");
+        assert_eq!(bytes(&dest).await, None);
+        assert!(bytes(&staging).await == Some(body), "the staged file stays for the next attempt");
+    }
 }

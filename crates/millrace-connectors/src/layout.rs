@@ -16,8 +16,10 @@ pub struct RunLayout {
     pub sinks: Vec<Arc<SinkConfig>>,
     /// Rows that could not be read or that a stage rejected, as JSONL.
     pub rejects: Arc<SinkConfig>,
-    /// Lease, pending-commit records and checkpoints.
+    /// Lease, pending-commit records and checkpoints (of a scale-out lane: `<root state>/lanes/<lane>`).
     pub state: Location,
+    /// The state the outputs' owner records name: the spec's state, also for its lanes.
+    pub owner: Location,
     /// Run reports: `<reports>/<run id>/run.json`.
     pub reports: Location,
     /// Persistent dedupe indexes, by stage index.
@@ -48,6 +50,7 @@ impl RunLayout {
             max_open_files: 1,
             target_tokens: 0,
             megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(0),
+            lane: None,
         });
         let mut dedupe_indexes = BTreeMap::new();
         for (i, st) in spec.stages.iter().enumerate() {
@@ -57,7 +60,21 @@ impl RunLayout {
                 }
             }
         }
-        Ok(Self { sinks, rejects, state: registry.resolve(&state_url)?, reports: registry.resolve(&reports_url)?, dedupe_indexes })
+        let state = registry.resolve(&state_url)?;
+        Ok(Self { sinks, rejects, owner: state.clone(), state, reports: registry.resolve(&reports_url)?, dedupe_indexes })
+    }
+
+    /// The layout of one scale-out lane: its own state below the spec's, its name on every file.
+    pub fn lane(&self, lane: &str) -> Self {
+        let named = |s: &Arc<SinkConfig>| Arc::new(SinkConfig { lane: Some(lane.to_string()), ..s.as_ref().clone() });
+        Self {
+            sinks: self.sinks.iter().map(named).collect(),
+            rejects: named(&self.rejects),
+            state: self.owner.child(&format!("lanes/{lane}")),
+            owner: self.owner.clone(),
+            reports: self.reports.clone(),
+            dedupe_indexes: self.dedupe_indexes.clone(),
+        }
     }
 
     /// Every location the run writes output to: the sinks, then the rejects.

@@ -14,6 +14,9 @@ pub mod reject;
 pub mod sink;
 pub mod source;
 pub mod store;
+mod upload;
+#[cfg(test)]
+mod test_store;
 
 pub use error::{BoxError, ConnectorError, panic_message};
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;

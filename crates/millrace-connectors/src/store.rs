@@ -297,6 +297,12 @@ fn store_path(url: &Url) -> std::result::Result<(ObjectStoreScheme, Path), objec
     ObjectStoreScheme::parse(url).map_err(|e| object_store::Error::Generic { store: "url", source: Box::new(e) })
 }
 
+/// The kind of store a location is in (from the URL it was opened with).
+pub(crate) fn kind(loc: &Location) -> Option<ObjectStoreScheme> {
+    let url = Url::parse(&loc.base).ok()?;
+    store_path(&url).ok().map(|(k, _)| k)
+}
+
 fn bad(raw: &str, e: impl std::fmt::Display) -> ConnectorError {
     ConnectorError::InvalidUrl { url: crate::redact::url(raw), message: crate::redact::text(&e.to_string()) }
 }

@@ -8,13 +8,14 @@
 //! Modules, each depending only on those listed before it: `metrics` (counters), `udf` (text
 //! functions as UDFs), `sql`, `cut` (execution boundaries and taps), `table` (the source as a
 //! streaming table), `plan` (session, source), `epochs` (files or Kafka), `dedupe`, `stages`, `profile`, `summary`, `explain`,
-//! `progress`, `run`.
+//! `progress`, `run`, `lanes` (scale-out stream workers: one run per partition lane).
 
 mod cut;
 mod dedupe;
 mod epochs;
 mod error;
 mod explain;
+mod lanes;
 mod metrics;
 mod plan;
 mod profile;

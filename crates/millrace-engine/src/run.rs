@@ -41,14 +41,30 @@ pub struct RunOptions {
 }
 
 pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
+    if spec.spec.source.kafka.as_ref().is_some_and(|k| k.value.scale_out) {
+        return crate::lanes::run_worker(spec, opts).await;
+    }
     let run_id = opts.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let registry = Arc::new(StoreRegistry::new(spec.spec.storage.clone()));
     let sinks = RunLayout::resolve(&spec.spec, &registry)?;
+    run_with_layout(spec, opts, run_id, registry, sinks, None).await
+}
+
+/// A run over `sinks` (the spec's layout, or one lane's), reading `source` instead of the spec's
+/// Kafka source when given (a lane's partition).
+pub(crate) async fn run_with_layout(
+    spec: &LoadedSpec,
+    opts: RunOptions,
+    run_id: String,
+    registry: Arc<StoreRegistry>,
+    sinks: RunLayout,
+    source: Option<source::kafka::KafkaSource>,
+) -> Result<RunSummary> {
     // One run per state at a time: the lease is held for the whole run and released on every exit
     // (a crash leaves it to lapse, or to be taken over at once when its process is gone).
     let ttl = std::time::Duration::from_secs(spec.spec.engine.lease_seconds.max(1));
     let lease = Lease::acquire(&sinks.state, &run_id, ttl).await?;
-    let result = run_leased(spec, opts, run_id, registry, sinks, &lease).await;
+    let result = run_leased(spec, opts, run_id, registry, sinks, &lease, source).await;
     if let Err(e) = lease.release().await {
         tracing::warn!(error = %e, "could not release the lease; the next run waits until it lapses");
     }
@@ -62,6 +78,7 @@ async fn run_leased(
     registry: Arc<StoreRegistry>,
     mut sinks: RunLayout,
     lease: &Lease,
+    source_override: Option<source::kafka::KafkaSource>,
 ) -> Result<RunSummary> {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
@@ -79,15 +96,18 @@ async fn run_leased(
     let checkpoints = commit::read_checkpoints(&sinks.state).await?;
     let last = checkpoints.iter().map(|c| c.epoch).max();
     for s in sinks.outputs() {
-        ownership::claim(&s.base, &sinks.state, &spec.spec.name.value, &run_id, last.is_some()).await?;
+        ownership::claim(&s.base, &sinks.owner, &spec.spec.name.value, &run_id, last.is_some()).await?;
     }
     let outputs: Vec<Location> = sinks.outputs().map(|s| s.base.clone()).collect();
-    let removed = commit::repair(&sinks.state, &outputs, last, |url| Ok(registry.resolve(url)?)).await?;
+    let removed = commit::repair(&sinks.state, &outputs, sinks.rejects.lane.as_deref(), last, |url| Ok(registry.resolve(url)?)).await?;
     if removed > 0 {
         tracing::warn!(removed, "removed files of an uncommitted epoch from an earlier run");
     }
 
-    let sp = plan_source(spec, &registry, batch_rows).await?;
+    let mut sp = plan_source(spec, &registry, batch_rows).await?;
+    if let Some(k) = source_override {
+        sp.opts.kafka = Some(k);
+    }
     for (i, st) in spec.spec.stages.iter().enumerate() {
         if let millrace_spec::Stage::Dedupe(d) = &st.value {
             let id_field = spec.spec.source.id_field.clone().unwrap_or_else(|| "id".into());
@@ -307,9 +327,9 @@ async fn run_leased(
         let mut manifests = Vec::with_capacity(per_sink.len());
         for (i, files) in per_sink.into_iter().enumerate() {
             let s = &sinks.sinks[i];
-            manifests.push(commit::publish(&s.base, &s.name, &run_id, epoch, files, columns.clone()).await?);
+            manifests.push(commit::publish(&s.base, &s.name, s.lane.as_deref(), &run_id, epoch, files, columns.clone()).await?);
         }
-        let rejects_manifest = commit::publish(&sinks.rejects.base, "rejects", &run_id, epoch, reject_files, None).await?;
+        let rejects_manifest = commit::publish(&sinks.rejects.base, "rejects", sinks.rejects.lane.as_deref(), &run_id, epoch, reject_files, None).await?;
 
         let rows_read = metrics.rows_read.load(Ordering::Relaxed) - before_read;
         let source_rejected = metrics.rows_rejected.load(Ordering::Relaxed) - before_rej;
@@ -412,8 +432,8 @@ async fn write_rejects(
 
 fn open_rejects<'a>(cfg: &SinkConfig, epoch: u64, file: &'a mut Option<JsonlFile>) -> Result<&'a mut JsonlFile> {
     if file.is_none() {
-        let rel = millrace_connectors::sink::file_name(epoch, 0, 0, "jsonl");
-        let staging = cfg.base.child(&format!("{}/{}", millrace_connectors::sink::staging_dir(epoch), rel));
+        let rel = cfg.file_name(epoch, 0, 0);
+        let staging = cfg.base.child(&format!("{}/{}", cfg.staging_dir(epoch), rel));
         *file = Some(JsonlFile::create(staging, rel, LineCompression::None)?);
     }
     file.as_mut().ok_or_else(|| EngineError::Epoch { epoch, source: "rejects file not open".into() })

@@ -180,3 +180,66 @@ async fn a_following_run_reads_new_records_and_stops_gracefully() {
     assert_eq!(got.len(), 250);
     assert!(got.values().all(|n| *n == 1));
 }
+
+/// Committed rows of every lane, read through the manifests (`_manifest/<lane>/epoch-N.json`):
+/// ids with how often they appear.
+fn committed(out: &Path) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for id in common::committed_ids(out) {
+        *m.entry(id).or_default() += 1;
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_scale_out_workers_split_the_partitions_and_commit_each_record_once() {
+    let cluster = MockCluster::new(1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    cluster.create_topic("docs", PARTITIONS, 1).unwrap();
+    produce(&bootstrap, "docs", 0, 2000, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let text = format!(
+        "name: stream\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [docs]\n    group: scale-test\n    scale_out: true\n    shutdown_timeout_seconds: 20\n    read_timeout_seconds: 20\n    epoch: {{ max_records: 40 }}\nsinks:\n  - jsonl: {}\n",
+        out.display()
+    );
+    let s = millrace_spec::load_str(&text, "stream.yaml", &[]).unwrap_or_else(|e| panic!("{e}"));
+    let stops: Vec<Arc<AtomicBool>> = (0..2).map(|_| Arc::new(AtomicBool::new(false))).collect();
+    let worker = |i: usize| {
+        let s = s.clone();
+        let stop = stops[i].clone();
+        tokio::spawn(async move { millrace_engine::run(&s, millrace_engine::RunOptions { stop: Some(stop), ..Default::default() }).await })
+    };
+    let a = worker(0);
+    // The second worker joins while the first is reading: the group moves partitions to it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let b = worker(1);
+    // More records arrive while both work.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    produce(&bootstrap, "docs", 2000, 3000, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while committed(&out).len() < 3000 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for s in &stops {
+        s.store(true, Ordering::SeqCst);
+    }
+    let ra = a.await.unwrap().unwrap();
+    let rb = b.await.unwrap().unwrap();
+
+    let got = committed(&out);
+    assert_eq!(got.len(), 3000, "every record committed");
+    assert!(got.values().all(|n| *n == 1), "no record twice: {:?}", got.iter().filter(|(_, n)| **n > 1).take(5).collect::<Vec<_>>());
+    assert!(ra.reconciled && rb.reconciled);
+    assert_eq!(ra.rows_written + rb.rows_written, 3000, "the workers' summaries add up");
+    assert!(ra.rows_written > 0 && rb.rows_written > 0, "both workers worked: {} and {}", ra.rows_written, rb.rows_written);
+    // Every partition is a lane with its own state; files and manifests carry the lane.
+    for p in 0..PARTITIONS {
+        assert!(out.join(format!("_millrace/lanes/docs-{p}/checkpoints")).is_dir(), "lane {p} has checkpoints");
+        assert!(out.join(format!("_manifest/docs-{p}")).is_dir(), "lane {p} has manifests");
+    }
+    assert!(std::fs::read_dir(&out).unwrap().all(|e| {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        !n.starts_with("part-") || n.starts_with("part-docs-")
+    }));
+}

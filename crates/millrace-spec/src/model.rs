@@ -215,6 +215,19 @@ pub struct KafkaSourceSpec {
     /// Stop waiting for a partition's planned records after this many seconds without progress.
     #[serde(default = "default_kafka_timeout")]
     pub read_timeout_seconds: u64,
+    /// Workers with this spec split the partitions through the consumer group: each partition is
+    /// a lane with its own state (`<state>/lanes/<topic>-<partition>/`, its own lease, plans and
+    /// checkpoints), held by one worker at a time, and the lane names its sink files and manifests.
+    #[serde(default)]
+    pub scale_out: bool,
+    /// A lane whose partition is revoked (or a worker told to stop) finishes its open epoch within
+    /// this many seconds, else abandons it uncommitted.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout_seconds: u64,
+}
+
+fn default_shutdown_timeout() -> u64 {
+    30
 }
 
 fn yes() -> bool {

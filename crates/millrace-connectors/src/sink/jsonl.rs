@@ -3,11 +3,10 @@
 
 use super::StagedFile;
 use crate::store::Location;
+use crate::upload::Upload;
 use crate::{ConnectorError, Result};
-use object_store::buffered::BufWriter;
 use sha2::Digest;
 use std::io::Write;
-use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineCompression {
@@ -33,7 +32,7 @@ enum Enc {
 }
 
 pub struct JsonlFile {
-    out: BufWriter,
+    out: Upload,
     enc: Enc,
     hash: sha2::Sha256,
     pub bytes: u64,
@@ -53,7 +52,7 @@ impl JsonlFile {
             }
             LineCompression::Gzip => Enc::Gzip(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default())),
         };
-        let out = BufWriter::new(staging.store.clone(), staging.path.clone());
+        let out = Upload::new(staging.store.clone(), staging.path.clone());
         Ok(Self { out, enc, hash: sha2::Sha256::new(), bytes: 0, rows: 0, url, rel, staging })
     }
 
@@ -81,7 +80,7 @@ impl JsonlFile {
         }
         self.hash.update(&chunk);
         self.bytes += chunk.len() as u64;
-        self.out.write_all(&chunk).await.map_err(|e| ConnectorError::write(&self.url, e))
+        self.out.put(chunk.into()).await.map_err(|e| ConnectorError::write(&self.url, e))
     }
 
     pub async fn close(mut self) -> Result<StagedFile> {
@@ -92,7 +91,7 @@ impl JsonlFile {
             Enc::Gzip(e) => e.finish().map_err(|x| ConnectorError::write(&url, x))?,
         };
         self.push(tail).await?;
-        self.out.shutdown().await.map_err(|e| ConnectorError::write(&url, e))?;
+        self.out.finish().await.map_err(|e| ConnectorError::write(&url, e))?;
         Ok(StagedFile {
             path: self.rel,
             staging: Some(self.staging.path),

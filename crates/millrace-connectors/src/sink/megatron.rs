@@ -8,11 +8,10 @@ use crate::{ConnectorError, Result};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, UInt32Type};
 use millrace_tokenise::{MegatronDtype, ShardWriter};
-use object_store::buffered::BufWriter;
+use crate::upload::Upload;
 use object_store::{ObjectStoreExt, PutPayload};
 use sha2::Digest;
 use std::io::{Read, Seek};
-use tokio::io::AsyncWriteExt;
 
 /// The column a megatron sink reads.
 pub const TOKEN_IDS: &str = "token_ids";
@@ -62,7 +61,7 @@ impl MegatronFile {
         let docs = self.writer.documents() as u64;
         let (mut spool, idx) = self.writer.finish().map_err(|e| ConnectorError::write(&url, e))?;
         spool.rewind().map_err(|e| ConnectorError::write(&url, e))?;
-        let mut out = BufWriter::new(self.staging.store.clone(), self.staging.path.clone());
+        let mut out = Upload::new(self.staging.store.clone(), self.staging.path.clone());
         let mut hash = sha2::Sha256::new();
         let mut buf = vec![0u8; 4 << 20];
         let mut bytes = 0u64;
@@ -73,9 +72,9 @@ impl MegatronFile {
             }
             hash.update(&buf[..n]);
             bytes += n as u64;
-            out.write_all(&buf[..n]).await.map_err(|e| ConnectorError::write(&url, e))?;
+            out.put(bytes::Bytes::copy_from_slice(&buf[..n])).await.map_err(|e| ConnectorError::write(&url, e))?;
         }
-        out.shutdown().await.map_err(|e| ConnectorError::write(&url, e))?;
+        out.finish().await.map_err(|e| ConnectorError::write(&url, e))?;
         let idx_rel = self.rel.replace(".bin", ".idx");
         let idx_path = match self.staging.path.filename() {
             Some(name) => {

@@ -35,6 +35,9 @@ pub struct SinkConfig {
     /// megatron: tokens per shard, and the token id width (from the tokenizer's vocabulary).
     pub target_tokens: u64,
     pub megatron_dtype: millrace_tokenise::MegatronDtype,
+    /// A scale-out lane writes beside other lanes: its staging area, file names and manifests
+    /// carry the lane, so lanes never touch each other's files.
+    pub lane: Option<String>,
 }
 
 impl SinkConfig {
@@ -56,6 +59,26 @@ impl SinkConfig {
             max_open_files: spec.max_open_files.unwrap_or(MAX_OPEN_FILES),
             target_tokens: spec.target_tokens.unwrap_or(100_000_000),
             megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(u16::MAX as usize + 1),
+            lane: None,
+        }
+    }
+
+    /// Where staged files wait (repair empties it).
+    pub fn staging_root(&self) -> String {
+        staging_root(self.lane.as_deref())
+    }
+
+    /// Where `epoch`'s files are staged.
+    pub fn staging_dir(&self, epoch: u64) -> String {
+        lane_staging_dir(self.lane.as_deref(), epoch)
+    }
+
+    /// The name of a published file: it depends only on (lane, epoch, partition, sequence), so a
+    /// re-run epoch writes the same names.
+    pub fn file_name(&self, epoch: u64, partition: usize, seq: usize) -> String {
+        match &self.lane {
+            None => file_name(epoch, partition, seq, self.extension()),
+            Some(l) => format!("part-{l}-{epoch:06}-{partition:03}-{seq:04}.{}", self.extension()),
         }
     }
 
@@ -91,8 +114,29 @@ pub const ROW_GROUP_BYTES: usize = 16 << 20;
 /// writer even when a batch holds thousands of partition values.
 pub const MAX_OPEN_FILES: usize = 32;
 
+/// Where staged files wait: `_staging`, or `_staging/<lane>` for a scale-out lane.
+pub fn staging_root(lane: Option<&str>) -> String {
+    match lane {
+        None => "_staging".into(),
+        Some(l) => format!("_staging/{l}"),
+    }
+}
+
+/// Where `epoch`'s files are staged.
+pub fn lane_staging_dir(lane: Option<&str>, epoch: u64) -> String {
+    format!("{}/epoch-{epoch:06}", staging_root(lane))
+}
+
+/// Where a run's (or a lane's) epoch manifests are: `_manifest`, or `_manifest/<lane>`.
+pub fn manifest_dir(lane: Option<&str>) -> String {
+    match lane {
+        None => "_manifest".into(),
+        Some(l) => format!("_manifest/{l}"),
+    }
+}
+
 pub fn staging_dir(epoch: u64) -> String {
-    format!("_staging/epoch-{epoch:06}")
+    lane_staging_dir(None, epoch)
 }
 
 pub fn file_name(epoch: u64, partition: usize, seq: usize, ext: &str) -> String {
@@ -190,10 +234,10 @@ impl PartitionWriter {
     }
 
     async fn new_file(&mut self, dir: &str, schema: SchemaRef) -> Result<OpenFile> {
-        let name = file_name(self.epoch, self.partition, self.seq, self.cfg.extension());
+        let name = self.cfg.file_name(self.epoch, self.partition, self.seq);
         self.seq += 1;
         let rel = if dir.is_empty() { name } else { format!("{dir}/{name}") };
-        let staging = self.cfg.base.child(&format!("{}/{}", staging_dir(self.epoch), rel));
+        let staging = self.cfg.base.child(&format!("{}/{}", self.cfg.staging_dir(self.epoch), rel));
         self.data_schema.get_or_insert(schema.clone());
         Ok(match self.cfg.kind {
             SinkKind::Parquet => OpenFile::Parquet(parquet::ParquetFile::create(&self.cfg, staging, rel, schema)?),

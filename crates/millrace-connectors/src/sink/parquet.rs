@@ -7,10 +7,9 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use crate::upload::Upload;
 use parquet::arrow::AsyncArrowWriter;
-use object_store::buffered::BufWriter;
 use parquet::arrow::async_writer::AsyncFileWriter;
-use tokio::io::AsyncWriteExt;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use sha2::Digest;
@@ -18,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 /// Counts and hashes bytes on their way to storage.
 struct Hashing {
-    inner: BufWriter,
+    inner: Upload,
     state: Arc<Mutex<(sha2::Sha256, u64)>>,
 }
 
@@ -28,12 +27,10 @@ impl AsyncFileWriter for Hashing {
             s.0.update(&bs);
             s.1 += bs.len() as u64;
         }
-        Box::pin(async move {
-            self.inner.write_all(&bs).await.map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
-        })
+        Box::pin(async move { self.inner.put(bs).await.map_err(|e| parquet::errors::ParquetError::External(Box::new(e))) })
     }
     fn complete(&mut self) -> BoxFuture<'_, parquet::errors::Result<()>> {
-        Box::pin(async move { self.inner.shutdown().await.map_err(|e| parquet::errors::ParquetError::External(Box::new(e))) })
+        Box::pin(async move { self.inner.finish().await.map_err(|e| parquet::errors::ParquetError::External(Box::new(e))) })
     }
 }
 
@@ -63,7 +60,7 @@ impl ParquetFile {
             .set_created_by(format!("millrace {}", env!("CARGO_PKG_VERSION")))
             .build();
         let state = Arc::new(Mutex::new((sha2::Sha256::new(), 0)));
-        let inner = BufWriter::new(staging.store.clone(), staging.path.clone());
+        let inner = Upload::new(staging.store.clone(), staging.path.clone());
         let writer = AsyncArrowWriter::try_new(Hashing { inner, state: state.clone() }, schema, Some(props))
             .map_err(|e| ConnectorError::write(&staging.url(), e))?;
         Ok(Self { writer, state, rows: 0, rel, staging })

@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod group;
+
 /// Columns every Kafka source adds: where each record came from.
 pub const TOPIC_COLUMN: &str = "_kafka_topic";
 pub const PARTITION_COLUMN: &str = "_kafka_partition";
@@ -62,6 +64,10 @@ fn kafka_err(what: &str, e: KafkaError) -> ConnectorError {
 #[derive(Clone)]
 pub struct KafkaSource {
     spec: Arc<KafkaSourceSpec>,
+    /// A scale-out lane reads one partition only.
+    only: Option<Partition>,
+    /// A scale-out worker's group membership: offsets are committed through it.
+    member: Option<Arc<group::Member>>,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -73,7 +79,12 @@ impl std::fmt::Debug for KafkaSource {
 
 impl KafkaSource {
     pub fn new(spec: &KafkaSourceSpec) -> Self {
-        Self { spec: Arc::new(spec.clone()) }
+        Self { spec: Arc::new(spec.clone()), only: None, member: None }
+    }
+
+    /// The source of one scale-out lane: `partition` only, offsets committed through `member`.
+    pub fn lane(&self, partition: Partition, member: Option<Arc<group::Member>>) -> Self {
+        Self { spec: self.spec.clone(), only: Some(partition), member }
     }
 
     pub fn spec(&self) -> &KafkaSourceSpec {
@@ -113,6 +124,9 @@ impl KafkaSource {
                         return Err(ConnectorError::read(&format!("kafka topic {topic}"), format!("{e:?}")));
                     }
                     for p in t.partitions() {
+                        if this.only.as_ref().is_some_and(|(ot, op)| ot != topic || *op != p.id()) {
+                            continue;
+                        }
                         let w = c.fetch_watermarks(topic, p.id(), METADATA_TIMEOUT).map_err(|e| kafka_err("watermarks", e))?;
                         out.insert((topic.clone(), p.id()), w);
                     }
@@ -165,6 +179,11 @@ impl KafkaSource {
     /// Commits the ends of `units` as the group's offsets. Only for lag tooling: a failure is
     /// reported, and the next checkpoint commits again.
     pub async fn commit_offsets(&self, units: &[WorkUnit]) -> Result<()> {
+        if let Some(m) = &self.member {
+            let offsets: Vec<(Partition, i64)> =
+                units.iter().filter_map(|u| Some((parse_unit_url(&u.file.url)?, u.range?.1 as i64))).collect();
+            return m.commit(&offsets);
+        }
         let mut tpl = TopicPartitionList::new();
         for u in units {
             if let (Some((t, p)), Some((_, end))) = (parse_unit_url(&u.file.url), u.range) {

@@ -15,9 +15,17 @@ pub fn committed_ids(out: &Path) -> Vec<String> {
 /// Every row of a JSONL sink that its manifests list, read from the files themselves.
 pub fn committed_rows(out: &Path) -> Vec<serde_json::Value> {
     let mut rows = Vec::new();
-    let Ok(dir) = std::fs::read_dir(out.join("_manifest")) else { return rows };
-    for e in dir {
-        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+    // Scale-out lanes keep their manifests in `_manifest/<lane>/`.
+    let mut manifests = Vec::new();
+    let mut dirs = vec![out.join("_manifest")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten() {
+            let p = e.unwrap().path();
+            if p.is_dir() { dirs.push(p) } else { manifests.push(p) }
+        }
+    }
+    for path in manifests {
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         for f in m["files"].as_array().unwrap() {
             for l in std::fs::read_to_string(out.join(f["path"].as_str().unwrap())).unwrap().lines() {
                 rows.push(serde_json::from_str(l).unwrap());

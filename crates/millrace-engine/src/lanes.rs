@@ -1,0 +1,271 @@
+//! Scale-out stream workers (`source.kafka.scale_out`). Every partition is a lane: a run of its own
+//! with its own state (`<state>/lanes/<topic>-<partition>/`: lease, plans, pending records,
+//! checkpoints) and its name on every file it stages, publishes and lists in a manifest
+//! (`_manifest/<lane>/`), so lanes of different workers share the sinks and never touch each
+//! other's files. Kafka's group protocol decides which worker runs which lanes; the lane's lease
+//! decides who may commit, so a worker that lost a partition cannot commit it even when the group
+//! moved on faster than the worker: its next publish or checkpoint is fenced.
+//!
+//! A revoked partition's lane is told to stop: it commits the epoch in progress within
+//! `shutdown_timeout_seconds`, else abandons it uncommitted, and releases its lease. A new owner
+//! whose lease request meets a live holder retries until the holder lets go (or its lease lapses;
+//! at once when the holder's process on this host is gone).
+
+use crate::run::{RunOptions, run_with_layout};
+use crate::summary::RunSummary;
+use crate::{EngineError, Result};
+use millrace_connectors::ConnectorError;
+use millrace_connectors::layout::RunLayout;
+use millrace_connectors::source::kafka::group::{Lanes, Member};
+use millrace_connectors::source::kafka::{KafkaSource, Partition};
+use millrace_connectors::store::StoreRegistry;
+use millrace_spec::LoadedSpec;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often the worker looks at its assignment and its lanes.
+const TICK: Duration = Duration::from_millis(100);
+/// How long a lane whose lease another worker still holds waits before asking again.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// The name of a partition's lane (a path segment).
+pub(crate) fn lane_name(p: &Partition) -> String {
+    format!("{}-{}", p.0, p.1)
+}
+
+#[derive(Clone, Default)]
+struct LaneFlags {
+    stop: Arc<AtomicBool>,
+    cancel: Arc<AtomicBool>,
+    done: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl LaneFlags {
+    fn finish(&self) {
+        let (m, c) = &*self.done;
+        if let Ok(mut d) = m.lock() {
+            *d = true;
+        }
+        c.notify_all();
+    }
+
+    /// Waits up to `timeout` for the lane to end; true when it did.
+    fn wait(&self, timeout: Duration) -> bool {
+        let (m, c) = &*self.done;
+        let Ok(g) = m.lock() else { return true };
+        c.wait_timeout_while(g, timeout, |d| !*d).map(|(d, _)| *d).unwrap_or(true)
+    }
+}
+
+/// What the group member's callbacks and the worker's loop share.
+struct Shared {
+    assigned: Mutex<BTreeSet<Partition>>,
+    running: Mutex<BTreeMap<Partition, LaneFlags>>,
+    shutdown: Duration,
+}
+
+impl Shared {
+    fn assigned(&self) -> BTreeSet<Partition> {
+        self.assigned.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// Stops the lanes of `partitions`: each commits its open epoch within the shutdown time, else
+    /// abandons it. Returns when all have ended.
+    fn stop(&self, partitions: &[Partition]) {
+        let lanes: Vec<(Partition, LaneFlags)> = match self.running.lock() {
+            Ok(r) => partitions.iter().filter_map(|p| Some((p.clone(), r.get(p)?.clone()))).collect(),
+            Err(_) => Vec::new(),
+        };
+        for (_, f) in &lanes {
+            f.stop.store(true, Ordering::SeqCst);
+        }
+        let deadline = Instant::now() + self.shutdown;
+        for (p, f) in &lanes {
+            if !f.wait(deadline.saturating_duration_since(Instant::now())) {
+                tracing::warn!(topic = %p.0, partition = p.1, "lane did not finish its epoch within shutdown_timeout_seconds; abandoning it uncommitted");
+                f.cancel.store(true, Ordering::SeqCst);
+                f.wait(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+impl Lanes for Shared {
+    fn assign(&self, partitions: &[Partition]) {
+        tracing::info!(partitions = ?partitions, "partitions assigned");
+        if let Ok(mut a) = self.assigned.lock() {
+            a.extend(partitions.iter().cloned());
+        }
+    }
+
+    fn revoke(&self, partitions: &[Partition]) {
+        tracing::info!(partitions = ?partitions, "partitions revoked");
+        if let Ok(mut a) = self.assigned.lock() {
+            for p in partitions {
+                a.remove(p);
+            }
+        }
+        self.stop(partitions);
+    }
+}
+
+/// Another worker holds (or just took) the lane: not this worker's error, ask again later.
+fn held_elsewhere(e: &EngineError) -> bool {
+    matches!(e, EngineError::Connector(ConnectorError::Conflict { .. } | ConnectorError::Fenced { .. }))
+}
+
+/// Runs this worker's share of the partitions until stopped (or, with `follow: false`, until its
+/// lanes have read what their partitions held); returns what all its lanes did.
+pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
+    let Some(k) = spec.spec.source.kafka.as_ref().map(|k| k.value.clone()) else {
+        return Err(EngineError::Epoch { epoch: 0, source: "scale-out needs a Kafka source".into() });
+    };
+    if let Some(i) = spec.spec.stages.iter().position(|s| matches!(&s.value, millrace_spec::Stage::Dedupe(d) if d.index.is_some())) {
+        return Err(EngineError::Stage {
+            index: i + 1,
+            kind: "dedupe".into(),
+            source: "a persistent dedupe index cannot be shared by scale-out lanes (each lane would overwrite the others' index manifest); drop `index:` (lanes then dedupe within their partition) or set `scale_out: false`".into(),
+        });
+    }
+    let run_id = opts.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let registry = Arc::new(StoreRegistry::new(spec.spec.storage.clone()));
+    let layout = RunLayout::resolve(&spec.spec, &registry)?;
+    let source = KafkaSource::new(&k);
+    let shared = Arc::new(Shared {
+        assigned: Mutex::default(),
+        running: Mutex::default(),
+        shutdown: Duration::from_secs(k.shutdown_timeout_seconds),
+    });
+    let member = Arc::new(Member::join(&source, shared.clone())?);
+    if let Some(r) = &opts.ready {
+        r.store(true, Ordering::SeqCst);
+    }
+    let spec = Arc::new(spec.clone());
+    let started = Instant::now();
+    let mut tasks: BTreeMap<Partition, tokio::task::JoinHandle<Result<RunSummary>>> = BTreeMap::new();
+    let mut drained: BTreeSet<Partition> = BTreeSet::new();
+    let mut retry_at: BTreeMap<Partition, Instant> = BTreeMap::new();
+    let mut summaries = Vec::new();
+    let mut failure = None;
+    let stops: Vec<Arc<AtomicBool>> = opts.cancel.iter().chain(opts.stop.iter()).cloned().collect();
+    while failure.is_none() && !stops.iter().any(|s| s.load(Ordering::SeqCst)) {
+        let assigned = shared.assigned();
+        for p in &assigned {
+            if tasks.contains_key(p) || drained.contains(p) || retry_at.get(p).is_some_and(|t| *t > Instant::now()) {
+                continue;
+            }
+            let flags = LaneFlags::default();
+            if let Ok(mut r) = shared.running.lock() {
+                r.insert(p.clone(), flags.clone());
+            }
+            let lane_opts = RunOptions {
+                limit: None,
+                progress: false,
+                cancel: Some(flags.cancel.clone()),
+                stop: Some(flags.stop.clone()),
+                ready: None,
+                run_id: Some(run_id.clone()),
+            };
+            let (spec, registry) = (spec.clone(), registry.clone());
+            let lane_layout = layout.lane(&lane_name(p));
+            let lane_source = source.lane(p.clone(), Some(member.clone()));
+            let shared = shared.clone();
+            let part = p.clone();
+            let lane_opts_run_id = run_id.clone();
+            tasks.insert(
+                p.clone(),
+                tokio::spawn(async move {
+                    // Every lane of a worker writes under the worker's run id.
+                    let r = run_with_layout(&spec, lane_opts, lane_opts_run_id, registry, lane_layout, Some(lane_source)).await;
+                    if let Ok(mut running) = shared.running.lock() {
+                        running.remove(&part);
+                    }
+                    flags.finish();
+                    r
+                }),
+            );
+        }
+        let finished: Vec<Partition> = tasks.iter().filter(|(_, t)| t.is_finished()).map(|(p, _)| p.clone()).collect();
+        for p in finished {
+            let Some(t) = tasks.remove(&p) else { continue };
+            match t.await {
+                Ok(Ok(s)) => {
+                    // A lane that ended on its own has read its partition; one that was stopped was
+                    // revoked (and runs again if the partition comes back).
+                    if !k.follow && shared.assigned().contains(&p) {
+                        drained.insert(p);
+                    }
+                    summaries.push(s);
+                }
+                Ok(Err(e)) if held_elsewhere(&e) => {
+                    tracing::info!(topic = %p.0, partition = p.1, reason = %e, "lane is held by another worker; asking again");
+                    retry_at.insert(p, Instant::now() + RETRY);
+                }
+                Ok(Err(e)) => failure = Some(e),
+                Err(e) if e.is_panic() => {
+                    failure = Some(EngineError::Panic { task: format!("running lane {}", lane_name(&p)), message: millrace_connectors::panic_message(e.into_panic().as_ref()) })
+                }
+                Err(e) => failure = Some(EngineError::Task { epoch: 0, task: "running a lane", source: e }),
+            }
+        }
+        if !k.follow && !assigned.is_empty() && tasks.is_empty() && assigned.iter().all(|p| drained.contains(p)) {
+            break;
+        }
+        tokio::time::sleep(TICK).await;
+    }
+    // Stop: every lane commits (or abandons) its open epoch; a Ctrl-C abandons at once.
+    let cancelled = opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) || failure.is_some();
+    if let Ok(r) = shared.running.lock() {
+        for f in r.values() {
+            f.stop.store(true, Ordering::SeqCst);
+            if cancelled {
+                f.cancel.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+    let all: Vec<Partition> = tasks.keys().cloned().collect();
+    let s2 = shared.clone();
+    let _ = tokio::task::spawn_blocking(move || s2.stop(&all)).await;
+    for (_, t) in tasks {
+        match t.await {
+            Ok(Ok(s)) => summaries.push(s),
+            Ok(Err(e)) if held_elsewhere(&e) || matches!(e, EngineError::Interrupted { .. }) => {}
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(e) => failure = failure.or(Some(EngineError::Task { epoch: 0, task: "running a lane", source: e })),
+        }
+    }
+    // Leaving hands the partitions to the other workers at once.
+    if let Ok(m) = Arc::try_unwrap(member) {
+        let _ = tokio::task::spawn_blocking(move || m.leave()).await;
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(combine(&spec, run_id, summaries, started.elapsed()))
+}
+
+/// One summary of the worker from its lanes' (a lane may have run several times, after a revoke
+/// and a new assignment).
+fn combine(spec: &LoadedSpec, run_id: String, lanes: Vec<RunSummary>, wall: Duration) -> RunSummary {
+    let mut out = RunSummary {
+        run_id,
+        pipeline: spec.spec.name.value.clone(),
+        spec_sha256: spec.sha256.clone(),
+        started_at: chrono::Utc::now() - chrono::Duration::from_std(wall).unwrap_or_default(),
+        ..Default::default()
+    };
+    for mut l in lanes {
+        if out.sinks.is_empty() {
+            out.sinks = l.sinks.iter().map(|s| crate::summary::SinkSummary { name: s.name.clone(), url: s.url.clone(), ..Default::default() }).collect();
+        }
+        out.bytes_read += l.bytes_read;
+        out.profile.merge(&l.profile);
+        for e in std::mem::take(&mut l.epochs) {
+            out.add_epoch(e);
+        }
+    }
+    out.finish(wall, crate::metrics::resource_usage());
+    out
+}
