@@ -1,5 +1,6 @@
 //! End-to-end runs of the `pipeline` binary, with outputs checked by pyarrow.
 
+use std::path::Path;
 use std::process::Command;
 
 use millrace_test_fixtures::repo_root;
@@ -247,46 +248,74 @@ fn kill_9_chaos_on_s3_loses_and_duplicates_nothing() {
 /// topic) is killed with SIGKILL at random points 20 times and restarted; a last run drains the
 /// topic. The Parquet sink then holds every document exactly once (checked by pyarrow), and each
 /// malformed message is in the rejects once.
-#[test]
-fn kafka_worker_kill_9_chaos_loses_and_duplicates_nothing() {
+/// A new 4-partition topic on the test broker, or `None` when no broker is configured.
+fn kafka_topic(prefix: &str) -> Option<(String, String)> {
     use rdkafka::ClientConfig;
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     let Ok(bootstrap) = std::env::var("MILLRACE_TEST_KAFKA") else {
         assert!(std::env::var("MILLRACE_REQUIRE_SERVICES").is_err(), "MILLRACE_TEST_KAFKA is required");
-        return;
+        return None;
     };
-    let topic = format!("chaos-{}", uuid::Uuid::new_v4());
+    let topic = format!("{prefix}-{}", uuid::Uuid::new_v4());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let admin: AdminClient<_> = ClientConfig::new().set("bootstrap.servers", &bootstrap).create().unwrap();
     let created = rt.block_on(admin.create_topics(&[NewTopic::new(&topic, 4, TopicReplication::Fixed(1))], &AdminOptions::new())).unwrap();
     assert!(created.iter().all(|r| r.is_ok()), "{created:?}");
+    Some((bootstrap, topic))
+}
 
-    let (docs, bad_every) = (8000usize, 1000usize);
-    let producer = {
-        let (bootstrap, topic) = (bootstrap.clone(), topic.clone());
-        std::thread::spawn(move || {
-            let p: BaseProducer = ClientConfig::new().set("bootstrap.servers", &bootstrap).set("enable.idempotence", "true").create().unwrap();
-            for i in 0..docs {
-                let payload = if i % bad_every == 500 {
-                    format!("{{broken {i}")
-                } else {
-                    format!("{{\"id\":\"k{i}\",\"text\":\"document {i} {}\",\"n\":{i}}}", "w".repeat(i % 50))
-                };
-                let key = format!("k{i}");
-                let rec = BaseRecord::to(&topic).partition((i % 4) as i32).key(&key).payload(&payload);
-                p.send(rec).map_err(|(e, _)| e).unwrap();
-                p.poll(std::time::Duration::ZERO);
-                // Spread over the whole kill window, so kills land while epochs are in flight.
-                if i % 100 == 99 {
-                    p.flush(std::time::Duration::from_secs(30)).unwrap();
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                }
+/// Produces `docs` documents over 4 partitions (every `bad_every`-th malformed), spread over about
+/// `docs / 100 * 0.2` seconds so that kills land while epochs are in flight.
+fn produce_spread(bootstrap: &str, topic: &str, docs: usize, bad_every: usize) -> std::thread::JoinHandle<()> {
+    use rdkafka::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let (bootstrap, topic) = (bootstrap.to_string(), topic.to_string());
+    std::thread::spawn(move || {
+        let p: BaseProducer = ClientConfig::new().set("bootstrap.servers", &bootstrap).set("enable.idempotence", "true").create().unwrap();
+        for i in 0..docs {
+            let payload = if i % bad_every == 500 {
+                format!("{{broken {i}")
+            } else {
+                format!("{{\"id\":\"k{i}\",\"text\":\"document {i} {}\",\"n\":{i}}}", "w".repeat(i % 50))
+            };
+            let key = format!("k{i}");
+            let rec = BaseRecord::to(&topic).partition((i % 4) as i32).key(&key).payload(&payload);
+            p.send(rec).map_err(|(e, _)| e).unwrap();
+            p.poll(std::time::Duration::ZERO);
+            if i % 100 == 99 {
+                p.flush(std::time::Duration::from_secs(30)).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(200));
             }
-            p.flush(std::time::Duration::from_secs(30)).unwrap();
-        })
-    };
+        }
+        p.flush(std::time::Duration::from_secs(30)).unwrap();
+    })
+}
 
+/// pyarrow finds every good document once in the Parquet sink, and every malformed one once in the
+/// rejects.
+fn assert_stream_exactly_once(out: &Path, docs: usize, bad_every: usize) {
+    let bad = docs / bad_every;
+    let py = Command::new("python3").arg(repo_root().join("tests/e2e/check_exactly_once.py")).args(["parquet", out.to_str().unwrap()]).output().unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    assert_eq!(r["rows"], docs - bad, "{r}");
+    assert_eq!(r["unique_ids"], docs - bad, "{r}");
+    assert_eq!(r["unlisted"].as_array().map(Vec::len), Some(0), "{r}");
+    assert_eq!(r["dataset_rows"], docs - bad, "{r}");
+    let rejects: usize = std::fs::read_dir(out.join("_rejects"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
+        .sum();
+    assert_eq!(rejects, bad, "each malformed message rejected once");
+}
+
+#[test]
+fn kafka_worker_kill_9_chaos_loses_and_duplicates_nothing() {
+    let Some((bootstrap, topic)) = kafka_topic("chaos") else { return };
+    let (docs, bad_every) = (8000usize, 1000usize);
+    let producer = produce_spread(&bootstrap, &topic, docs, bad_every);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("parquet");
     let spec = dir.path().join("stream.yaml");
@@ -319,19 +348,54 @@ fn kafka_worker_kill_9_chaos_loses_and_duplicates_nothing() {
     let checkpoints = std::fs::read_dir(out.join("_millrace/checkpoints")).unwrap().count();
     let plans = std::fs::read_dir(out.join("_millrace/plans")).unwrap().count();
     assert!(checkpoints >= 10 && plans == checkpoints, "{checkpoints} checkpoints, {plans} plans");
+    assert_stream_exactly_once(&out, docs, bad_every);
+}
 
-    let bad = docs / bad_every;
-    let py = Command::new("python3").arg(repo_root().join("tests/e2e/check_exactly_once.py")).args(["parquet", out.to_str().unwrap()]).output().unwrap();
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
-    let r: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
-    assert_eq!(r["rows"], docs - bad, "{r}");
-    assert_eq!(r["unique_ids"], docs - bad, "{r}");
-    assert_eq!(r["unlisted"].as_array().map(Vec::len), Some(0), "{r}");
-    let rejects: usize = std::fs::read_dir(out.join("_rejects"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
-        .sum();
-    assert_eq!(rejects, bad, "each malformed message rejected once");
+/// Two scale-out workers in one group against the out-of-process broker; one is killed with
+/// SIGKILL and restarted again and again while the other keeps working (and takes the killed one's
+/// lanes over), then the first is stopped with SIGTERM and a draining run reads what is left.
+#[test]
+fn kafka_two_scale_out_workers_one_killed_lose_and_duplicate_nothing() {
+    let Some((bootstrap, topic)) = kafka_topic("scale") else { return };
+    let (docs, bad_every) = (6000usize, 1000usize);
+    let producer = produce_spread(&bootstrap, &topic, docs, bad_every);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("parquet");
+    let spec = dir.path().join("stream.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name: stream-scale\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [\"{topic}\"]\n    group: scale-{topic}\n    scale_out: true\n    epoch: {{ max_records: 200 }}\n    options: {{ session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\" }}\nsinks:\n  - parquet: {}\nengine:\n  threads: 2\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    let run = || bin().args(["run", spec.to_str().unwrap(), "--quiet", "--no-checks"]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut steady = run();
+    let mut rng = Lcg(41);
+    let mut killed_early = 0;
+    for _ in 0..10 {
+        let mut child = run();
+        std::thread::sleep(std::time::Duration::from_millis(800 + rng.next(1500)));
+        if child.try_wait().unwrap().is_some() {
+            killed_early += 1;
+            continue;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    producer.join().unwrap();
+    assert_eq!(killed_early, 0, "a following worker runs until it is stopped");
+    assert!(steady.try_wait().unwrap().is_none(), "the steady worker is still running");
+    // SIGTERM: the steady worker commits its open epochs and leaves the group.
+    assert!(Command::new("kill").args(["-TERM", &steady.id().to_string()]).status().unwrap().success());
+    let status = steady.wait().unwrap();
+    assert!(status.success(), "a stopped worker exits 0: {status:?}");
+    let o = bin().args(["run", spec.to_str().unwrap(), "--json", "--no-checks", "--set", "source.kafka.follow=false"]).output().unwrap();
+    assert!(o.status.success(), "the draining run completes: {}", String::from_utf8_lossy(&o.stderr));
+    for p in 0..4 {
+        let lane = out.join(format!("_millrace/lanes/{topic}-{p}/checkpoints"));
+        assert!(std::fs::read_dir(&lane).map(|d| d.count()).unwrap_or(0) > 0, "lane {p} committed epochs");
+    }
+    assert_stream_exactly_once(&out, docs, bad_every);
 }

@@ -188,7 +188,7 @@ impl Lease {
         let next = match gens.last() {
             None => 0,
             Some(&g) => {
-                if let Some(reason) = Self::held(&dir, g, ttl).await? {
+                if let Some(reason) = Self::held(&dir, g, ttl, true).await? {
                     return Err(ConnectorError::Conflict { url: state.url(), message: reason });
                 }
                 g + 1
@@ -211,8 +211,18 @@ impl Lease {
         Ok(Lease { dir, generation: next, run_id: run_id.to_string(), ttl, lost, last_renewed, renewer })
     }
 
+    /// Whether a run now holds `state`'s lease (a released lease, a lapsed one, or one whose process
+    /// on this host is gone does not hold it).
+    pub async fn is_held(state: &Location, ttl: Duration) -> Result<bool> {
+        let dir = state.child("_lease");
+        match generations(&dir).await?.last() {
+            None => Ok(false),
+            Some(&g) => Ok(Self::held(&dir, g, ttl, false).await?.is_some()),
+        }
+    }
+
     /// Why generation `g` still holds the state, or `None` when it may be taken over.
-    async fn held(dir: &Location, g: u64, ttl: Duration) -> Result<Option<String>> {
+    async fn held(dir: &Location, g: u64, ttl: Duration, taking: bool) -> Result<Option<String>> {
         let Some((rec, rec_meta)) = read_json::<LeaseRecord>(&gen_path(dir, g)).await? else {
             return Ok(None);
         };
@@ -225,13 +235,17 @@ impl Lease {
             return Ok(None);
         }
         if rec.host == host_name() && !this_process && process_alive(rec.pid) == Some(false) {
-            tracing::warn!(run = %rec.run_id, pid = rec.pid, "taking over the lease of a run that ended without releasing it");
+            if taking {
+                tracing::warn!(run = %rec.run_id, pid = rec.pid, "taking over the lease of a run that ended without releasing it");
+            }
             return Ok(None);
         }
         let last = beat.map(|(_, m)| m.last_modified).unwrap_or(rec_meta.last_modified);
         let age = chrono::Utc::now().signed_duration_since(last).to_std().unwrap_or_default();
         if age > ttl {
-            tracing::warn!(run = %rec.run_id, age_s = age.as_secs(), "taking over a lease that was not renewed in time");
+            if taking {
+                tracing::warn!(run = %rec.run_id, age_s = age.as_secs(), "taking over a lease that was not renewed in time");
+            }
             return Ok(None);
         }
         Ok(Some(format!(

@@ -6,6 +6,12 @@
 //! decides who may commit, so a worker that lost a partition cannot commit it even when the group
 //! moved on faster than the worker: its next publish or checkpoint is fenced.
 //!
+//! The group decides balance, not safety, and a broker may keep a dead member in the group (one
+//! that was killed does not leave; some brokers never expire it). So a worker also adopts
+//! orphaned lanes: every [`ORPHAN_CHECK`] it looks at the lanes of partitions it was not given, and
+//! one that no live run has held for [`ORPHAN_GRACE`] it runs too, until the group next changes its
+//! share (then adopted lanes stop after their epoch and are looked at again).
+//!
 //! A revoked partition's lane is told to stop: it commits the epoch in progress within
 //! `shutdown_timeout_seconds`, else abandons it uncommitted, and releases its lease. A new owner
 //! whose lease request meets a live holder retries until the holder lets go (or its lease lapses;
@@ -29,6 +35,10 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_millis(100);
 /// How long a lane whose lease another worker still holds waits before asking again.
 const RETRY: Duration = Duration::from_secs(1);
+/// How often a worker looks for lanes nobody runs.
+const ORPHAN_CHECK: Duration = Duration::from_secs(2);
+/// How long a lane must have been seen unheld before a worker it was not assigned to adopts it.
+const ORPHAN_GRACE: Duration = Duration::from_secs(8);
 
 /// The name of a partition's lane (a path segment).
 pub(crate) fn lane_name(p: &Partition) -> String {
@@ -62,6 +72,8 @@ impl LaneFlags {
 /// What the group member's callbacks and the worker's loop share.
 struct Shared {
     assigned: Mutex<BTreeSet<Partition>>,
+    /// Bumped on every assignment: adopted lanes stop when the group changes this worker's share.
+    generation: std::sync::atomic::AtomicU64,
     running: Mutex<BTreeMap<Partition, LaneFlags>>,
     shutdown: Duration,
 }
@@ -98,6 +110,7 @@ impl Lanes for Shared {
         if let Ok(mut a) = self.assigned.lock() {
             a.extend(partitions.iter().cloned());
         }
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     fn revoke(&self, partitions: &[Partition]) {
@@ -135,6 +148,7 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
     let source = KafkaSource::new(&k);
     let shared = Arc::new(Shared {
         assigned: Mutex::default(),
+        generation: Default::default(),
         running: Mutex::default(),
         shutdown: Duration::from_secs(k.shutdown_timeout_seconds),
     });
@@ -150,9 +164,47 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
     let mut summaries = Vec::new();
     let mut failure = None;
     let stops: Vec<Arc<AtomicBool>> = opts.cancel.iter().chain(opts.stop.iter()).cloned().collect();
+    let ttl = Duration::from_secs(spec.spec.engine.lease_seconds.max(1));
+    // Lanes this worker runs without being assigned them, and since which assignment.
+    let mut adopted: BTreeMap<Partition, u64> = BTreeMap::new();
+    let mut unheld_since: BTreeMap<Partition, Instant> = BTreeMap::new();
+    let mut all: BTreeSet<Partition> = BTreeSet::new();
+    let mut next_orphan_check = Instant::now() + ORPHAN_CHECK;
     while failure.is_none() && !stops.iter().any(|s| s.load(Ordering::SeqCst)) {
+        let generation = shared.generation.load(Ordering::SeqCst);
+        // The group changed this worker's share: adopted lanes stop after their epoch.
+        for (p, g) in &adopted {
+            if *g != generation {
+                if let Some(f) = shared.running.lock().ok().and_then(|r| r.get(p).cloned()) {
+                    f.stop.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        if Instant::now() >= next_orphan_check {
+            next_orphan_check = Instant::now() + ORPHAN_CHECK;
+            match source.watermarks().await {
+                Ok(w) => all = w.into_keys().collect(),
+                Err(e) => tracing::warn!(error = %e, "could not list the partitions"),
+            }
+            let assigned = shared.assigned();
+            for p in all.iter().filter(|p| !assigned.contains(*p) && !tasks.contains_key(*p) && !drained.contains(*p)) {
+                let held = millrace_connectors::ownership::Lease::is_held(&layout.lane(&lane_name(p)).state, ttl).await.unwrap_or(true);
+                if held {
+                    unheld_since.remove(p);
+                    continue;
+                }
+                let since = *unheld_since.entry(p.clone()).or_insert_with(Instant::now);
+                if since.elapsed() >= ORPHAN_GRACE {
+                    tracing::warn!(topic = %p.0, partition = p.1, "no worker has run this lane for a while (its group member may be gone): adopting it");
+                    adopted.insert(p.clone(), generation);
+                    unheld_since.remove(p);
+                }
+            }
+        }
         let assigned = shared.assigned();
-        for p in &assigned {
+        let mut wanted: BTreeSet<Partition> = assigned.clone();
+        wanted.extend(adopted.iter().filter(|(_, g)| **g == generation).map(|(p, _)| p.clone()));
+        for p in &wanted {
             if tasks.contains_key(p) || drained.contains(p) || retry_at.get(p).is_some_and(|t| *t > Instant::now()) {
                 continue;
             }
@@ -194,13 +246,16 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
                 Ok(Ok(s)) => {
                     // A lane that ended on its own has read its partition; one that was stopped was
                     // revoked (and runs again if the partition comes back).
-                    if !k.follow && shared.assigned().contains(&p) {
+                    let was_adopted = adopted.remove(&p).is_some_and(|g| g == shared.generation.load(Ordering::SeqCst));
+                    if !k.follow && (shared.assigned().contains(&p) || was_adopted) {
                         drained.insert(p);
                     }
                     summaries.push(s);
                 }
                 Ok(Err(e)) if held_elsewhere(&e) => {
                     tracing::info!(topic = %p.0, partition = p.1, reason = %e, "lane is held by another worker; asking again");
+                    // An adopted lane that someone else runs is theirs.
+                    adopted.remove(&p);
                     retry_at.insert(p, Instant::now() + RETRY);
                 }
                 Ok(Err(e)) => failure = Some(e),
@@ -210,8 +265,18 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
                 Err(e) => failure = Some(EngineError::Task { epoch: 0, task: "running a lane", source: e }),
             }
         }
-        if !k.follow && !assigned.is_empty() && tasks.is_empty() && assigned.iter().all(|p| drained.contains(p)) {
-            break;
+        // Done (`follow: false`) when every partition is drained here or run by a live worker.
+        if !k.follow && !all.is_empty() && tasks.is_empty() && wanted.iter().all(|p| drained.contains(p)) && adopted.is_empty() {
+            let mut rest_held = true;
+            for p in all.iter().filter(|p| !drained.contains(*p)) {
+                if !millrace_connectors::ownership::Lease::is_held(&layout.lane(&lane_name(p)).state, ttl).await.unwrap_or(true) {
+                    rest_held = false;
+                    break;
+                }
+            }
+            if rest_held {
+                break;
+            }
         }
         tokio::time::sleep(TICK).await;
     }
