@@ -47,7 +47,29 @@ pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
     let run_id = opts.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let registry = Arc::new(StoreRegistry::new(spec.spec.storage.clone()));
     let sinks = RunLayout::resolve(&spec.spec, &registry)?;
-    run_with_layout(spec, opts, run_id, registry, sinks, None).await
+    let mut opts = opts;
+    // A stopped stream worker has `shutdown_timeout_seconds` to commit its open epoch; then the
+    // epoch is abandoned uncommitted (and re-run by the next run).
+    let deadline = match (&spec.spec.source.kafka, &opts.stop) {
+        (Some(k), Some(stop)) => {
+            let (stop, cancel) = (stop.clone(), opts.cancel.get_or_insert_with(Default::default).clone());
+            let timeout = std::time::Duration::from_secs(k.value.shutdown_timeout_seconds);
+            Some(tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                tokio::time::sleep(timeout).await;
+                tracing::warn!("the open epoch did not commit within shutdown_timeout_seconds; abandoning it");
+                cancel.store(true, Ordering::SeqCst);
+            }))
+        }
+        _ => None,
+    };
+    let r = run_with_layout(spec, opts, run_id, registry, sinks, None).await;
+    if let Some(d) = deadline {
+        d.abort();
+    }
+    r
 }
 
 /// A run over `sinks` (the spec's layout, or one lane's), reading `source` instead of the spec's

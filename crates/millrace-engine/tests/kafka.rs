@@ -243,3 +243,40 @@ async fn two_scale_out_workers_split_the_partitions_and_commit_each_record_once(
         !n.starts_with("part-") || n.starts_with("part-docs-")
     }));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_worker_abandons_an_epoch_that_outlasts_the_shutdown_timeout() {
+    let cluster = MockCluster::new(1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    cluster.create_topic("slow", PARTITIONS, 1).unwrap();
+    produce(&bootstrap, "slow", 0, 200, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let text = format!(
+        "name: stream\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [slow]\n    group: slow\n    shutdown_timeout_seconds: 1\n    read_timeout_seconds: 20\nsinks:\n  - jsonl: {}\n",
+        out.display()
+    );
+    let s = millrace_spec::load_str(&text, "stream.yaml", &[]).unwrap_or_else(|e| panic!("{e}"));
+    let scenario = fail::FailScenario::setup();
+    // Every unit's read stalls for 4 s: longer than the shutdown timeout.
+    fail::cfg("read-unit", "sleep(4000)").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let run = {
+        let (s, stop) = (s.clone(), stop.clone());
+        tokio::spawn(async move { millrace_engine::run(&s, millrace_engine::RunOptions { stop: Some(stop), ..Default::default() }).await })
+    };
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    stop.store(true, Ordering::SeqCst);
+    let r = run.await.unwrap();
+    fail::remove("read-unit");
+    scenario.teardown();
+    assert!(matches!(r, Err(millrace_engine::EngineError::Interrupted { .. })), "{r:?}");
+    assert!(!out.join("_millrace/checkpoints/epoch-000000.json").exists(), "the abandoned epoch is not checkpointed");
+    assert!(committed(&out).is_empty());
+    // The next run reads the same planned epoch and commits it.
+    let text2 = text.replace("group: slow", "group: slow\n    follow: false");
+    let s2 = millrace_spec::load_str(&text2, "stream.yaml", &[]).unwrap();
+    let r2 = millrace_engine::run(&s2, Default::default()).await.unwrap();
+    assert_eq!(r2.rows_written, 200);
+    assert_eq!(committed(&out).len(), 200);
+}
