@@ -1,12 +1,16 @@
 //! Where a run's epochs come from. Files: every epoch is planned up front, since the listing is
-//! fixed for the run. Kafka: each epoch is planned from where the previous one ended, and the plan
+//! fixed for the run; a watching run (`source.watch`) lists again at that interval once they are
+//! done and plans the files that landed since, once each (a file that changed after it was read
+//! is reported, not read again). Kafka: each epoch is planned from where the previous one ended, and the plan
 //! is written to the state (`plans/epoch-N.json`, create-if-absent) before it is read, so a rerun
 //! after a crash reads exactly the same offset ranges. A Kafka run is a stream: it follows the
 //! topics until stopped, or (`follow: false`) ends when it has read what was there when it started.
 
 use crate::{EngineError, Result};
 use millrace_connectors::commit::Checkpoint;
-use millrace_connectors::source::WorkUnit;
+use millrace_connectors::listing;
+use millrace_connectors::source::{self, Consumed, ReadOptions, WorkUnit};
+use millrace_connectors::store::StoreRegistry;
 use millrace_connectors::source::kafka::{KafkaSource, Partition, parse_unit_url};
 use millrace_connectors::store::{Location, put_new, read_json};
 use std::collections::BTreeMap;
@@ -18,7 +22,7 @@ use std::time::Duration;
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
 
 pub(crate) enum Epochs {
-    Files(std::vec::IntoIter<Vec<WorkUnit>>),
+    Files(Box<FileEpochs>),
     Kafka(Box<KafkaEpochs>),
 }
 
@@ -27,7 +31,7 @@ impl Epochs {
     /// while waiting for records).
     pub async fn next(&mut self, epoch: u64, stop: &[&Arc<AtomicBool>]) -> Result<Option<Vec<WorkUnit>>> {
         match self {
-            Epochs::Files(it) => Ok(it.next()),
+            Epochs::Files(f) => f.next(stop).await,
             Epochs::Kafka(k) => k.next(epoch, stop).await,
         }
     }
@@ -37,6 +41,67 @@ impl Epochs {
         if let Epochs::Kafka(k) = self {
             if let Err(e) = k.source.commit_offsets(units).await {
                 tracing::warn!(error = %e, "could not commit offsets to the consumer group (the checkpoint has them; lag tools show stale offsets)");
+            }
+        }
+    }
+}
+
+/// A file run's epochs: planned from one listing, and from later ones when watching.
+pub(crate) struct FileEpochs {
+    planned: std::collections::VecDeque<Vec<WorkUnit>>,
+    watch: Option<Watch>,
+}
+
+/// What a watching file run needs to list again and plan what is new.
+pub(crate) struct Watch {
+    pub every: Duration,
+    pub registry: Arc<StoreRegistry>,
+    pub pattern: String,
+    pub opts: ReadOptions,
+    pub split_bytes: u64,
+    pub epoch_bytes: u64,
+    /// What checkpoints and this run's plans cover.
+    pub consumed: Consumed,
+    /// Changed files already reported.
+    pub reported: std::collections::HashSet<String>,
+}
+
+impl FileEpochs {
+    pub fn new(epochs: Vec<Vec<WorkUnit>>, mut watch: Option<Watch>) -> Self {
+        if let Some(w) = watch.as_mut() {
+            w.consumed.add(epochs.iter().flatten());
+        }
+        Self { planned: epochs.into(), watch }
+    }
+
+    async fn next(&mut self, stop: &[&Arc<AtomicBool>]) -> Result<Option<Vec<WorkUnit>>> {
+        if let Some(e) = self.planned.pop_front() {
+            return Ok(Some(e));
+        }
+        let Some(w) = self.watch.as_mut() else { return Ok(None) };
+        loop {
+            let until = std::time::Instant::now() + w.every;
+            while std::time::Instant::now() < until {
+                if stop.iter().any(|s| s.load(Ordering::SeqCst)) {
+                    return Ok(None);
+                }
+                tokio::time::sleep(FOLLOW_POLL.min(w.every)).await;
+            }
+            let (_, files) = listing::expand(&w.registry, &w.pattern).await?;
+            let work = source::plan_remaining(&files, &w.opts, w.split_bytes, &w.consumed);
+            for f in &work.changed {
+                if w.reported.insert(f.url.clone()) {
+                    tracing::warn!(file = %f.url, "input changed after an earlier epoch consumed it; not read again (use a new state to re-read it)");
+                }
+            }
+            if work.units.is_empty() {
+                continue;
+            }
+            tracing::info!(units = work.units.len(), "new input landed");
+            w.consumed.add(&work.units);
+            self.planned.extend(source::plan_epochs(work.units, w.epoch_bytes));
+            if let Some(e) = self.planned.pop_front() {
+                return Ok(Some(e));
             }
         }
     }

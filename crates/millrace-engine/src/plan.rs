@@ -36,7 +36,8 @@ pub(crate) async fn plan_source(spec: &LoadedSpec, registry: &StoreRegistry, bat
         }
     }
     let (_, files) = listing::expand(registry, &spec.spec.source.files.value).await?;
-    if files.is_empty() && !spec.spec.source.allow_empty {
+    // A watching run may start before the first file lands.
+    if files.is_empty() && !spec.spec.source.allow_empty && spec.spec.source.watch.is_none() {
         return Err(millrace_connectors::ConnectorError::NoInput { pattern: millrace_connectors::redact::url(&spec.spec.source.files.value) }.into());
     }
     let mut opts = ReadOptions::from_spec(&spec.spec.source, &files, batch_rows)?;

@@ -146,7 +146,17 @@ async fn run_leased(
             }
             let epochs = source::plan_epochs(work.units, spec.spec.source.epoch_bytes.0);
             let total: u64 = epochs.iter().flatten().map(WorkUnit::bytes).sum();
-            (Epochs::Files(epochs.into_iter()), work.skipped_files, work.changed, total)
+            let watch = spec.spec.source.watch.map(|every| crate::epochs::Watch {
+                every: every.0,
+                registry: registry.clone(),
+                pattern: spec.spec.source.files.value.clone(),
+                opts: sp.opts.clone(),
+                split_bytes: spec.spec.source.split_bytes.0,
+                epoch_bytes: spec.spec.source.epoch_bytes.0,
+                consumed,
+                reported: work.changed.iter().map(|f| f.url.clone()).collect(),
+            });
+            (Epochs::Files(Box::new(crate::epochs::FileEpochs::new(epochs, watch))), work.skipped_files, work.changed, total)
         }
         Some(k) => {
             let k = KafkaEpochs::open(k.clone(), sinks.state.clone(), &checkpoints).await?;
@@ -160,6 +170,7 @@ async fn run_leased(
     let mut to_sample = sp.opts.kafka.clone();
     let evolving = sp.opts.schema.mode == millrace_spec::SchemaMode::Evolve;
     let mut stream_sampled = false;
+    let mut schema_sampled = sp.opts.kafka.is_some() || sp.files.iter().any(|f| f.size > 0);
     let mut sampled: std::collections::HashSet<String> =
         sp.opts.schema_sample(&sp.files).iter().map(|f| f.url.clone()).collect();
     if let Some(r) = &opts.ready {
@@ -216,6 +227,15 @@ async fn run_leased(
                 tracing::info!(epoch, columns = g.fields().len(), "new fields in the stream: columns added");
                 schema = Arc::new(g);
             }
+        } else if !schema_sampled {
+            // A watching run that started with nothing to sample takes its columns from the first
+            // files that land, as a run that found them at the start would have.
+            let mut files: Vec<_> = units.iter().map(|u| u.file.clone()).collect();
+            files.dedup_by(|a, b| a.url == b.url);
+            let mut o = sp.opts.clone();
+            schema = source::infer_schema(&registry, &files, &mut o).await?;
+            sampled.extend(files.into_iter().map(|f| f.url));
+            schema_sampled = true;
         } else if evolving {
             let mut new_files = Vec::new();
             for u in &units {

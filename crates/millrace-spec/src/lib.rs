@@ -14,7 +14,7 @@ pub use error::{Diagnostic, SpecError};
 pub use interpolate::interpolate;
 pub use model::*;
 pub use serde_saphyr::Spanned;
-pub use size::ByteSize;
+pub use size::{ByteSize, Interval};
 
 use std::path::Path;
 

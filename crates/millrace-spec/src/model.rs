@@ -138,6 +138,10 @@ pub struct SourceSpec {
     /// How JSON records (JSONL files, Kafka JSON payloads) meet the run's columns.
     #[serde(default)]
     pub schema: SchemaSpec,
+    /// Keep listing `files` at this interval and read new files as they land, once each, until
+    /// stopped (SIGTERM); without it a file run ends when the listing is read.
+    #[serde(default)]
+    pub watch: Option<crate::size::Interval>,
 }
 
 /// `source.schema`: where the run's columns come from and what happens to a field outside them.

@@ -81,3 +81,35 @@ mod tests {
         assert!(ByteSize::parse("12 parsecs").is_err());
     }
 }
+
+/// A duration written as `30s`, `5m`, `1h 30m` (humantime) or a number of seconds in specs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(pub std::time::Duration);
+
+impl Serialize for Interval {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Interval {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Interval;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as 30s or 5m, or a number of seconds")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Interval, E> {
+                Ok(Interval(std::time::Duration::from_secs(v)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Interval, E> {
+                u64::try_from(v).map(|v| Interval(std::time::Duration::from_secs(v))).map_err(|_| E::custom("a duration cannot be negative"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Interval, E> {
+                humantime::parse_duration(v.trim()).map(Interval).map_err(|e| E::custom(format!("`{v}` is not a duration (e.g. 30s, 5m): {e}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

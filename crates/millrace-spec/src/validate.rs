@@ -48,8 +48,16 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
             if k.value.epoch.max_records == 0 {
                 d.push(at(k, "`source.kafka.epoch.max_records` must be at least 1".into(), None));
             }
+            if spec.source.watch.is_some() {
+                d.push(at(k, "`source.watch` is for `source.files`; a Kafka source follows its topics (`follow`)".into(), None));
+            }
         }
-        (None, _) => check_url(&spec.source.files, &mut d),
+        (None, _) => {
+            check_url(&spec.source.files, &mut d);
+            if spec.source.watch.is_some_and(|w| w.0.is_zero()) {
+                d.push(at(&spec.source.files, "`source.watch` must be longer than 0s".into(), None));
+            }
+        }
     }
     if spec.source.text_field.is_empty() {
         d.push(at(&spec.source.files, "`source.text_field` must not be empty".into(), None));

@@ -227,11 +227,17 @@ pub struct Consumed {
 impl Consumed {
     pub fn from_units<'a>(units: impl IntoIterator<Item = &'a WorkUnit>) -> Self {
         let mut c = Consumed::default();
+        c.add(units);
+        c
+    }
+
+    /// Records `units` as consumed (a watching run adds what it planned, so a later listing does
+    /// not plan them again).
+    pub fn add<'a>(&mut self, units: impl IntoIterator<Item = &'a WorkUnit>) {
         for u in units {
-            let e = c.files.entry(u.file.url.clone()).or_insert_with(|| (u.file.clone(), Vec::new()));
+            let e = self.files.entry(u.file.url.clone()).or_insert_with(|| (u.file.clone(), Vec::new()));
             e.1.push(u.range.unwrap_or((0, u.file.size)));
         }
-        c
     }
 }
 
