@@ -451,35 +451,6 @@ async fn thousands_of_partition_values_keep_a_bounded_number_of_open_files() {
     assert_eq!(dirs, 2000);
 }
 
-/// A TCP proxy in front of the S3 server that can go down: while down it drops every open
-/// connection and refuses new ones, as an unreachable service would.
-async fn outage_proxy(target: std::net::SocketAddr, down: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::net::SocketAddr {
-    use std::sync::atomic::Ordering;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            if down.load(Ordering::SeqCst) {
-                drop(client);
-                continue;
-            }
-            let down = down.clone();
-            tokio::spawn(async move {
-                let Ok(mut server) = tokio::net::TcpStream::connect(target).await else { return };
-                let cut = async {
-                    while !down.load(Ordering::SeqCst) {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                    _ = cut => {}
-                }
-            });
-        }
-    });
-    addr
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_store_outage_of_30_seconds_is_ridden_out() {
@@ -490,7 +461,7 @@ async fn an_object_store_outage_of_30_seconds_is_ridden_out() {
     };
     let target: std::net::SocketAddr = ep.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
     let down = std::sync::Arc::new(AtomicBool::new(false));
-    let proxy = outage_proxy(target, down.clone()).await;
+    let proxy = common::outage_proxy(target, down.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     for k in 0..8 {
         write_jsonl(&dir.path().join(format!("f{k}.jsonl")), &format!("f{k}-"), 10_000);

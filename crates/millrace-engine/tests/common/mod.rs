@@ -44,3 +44,34 @@ pub fn read_rejects(out: &Path) -> Vec<serde_json::Value> {
         .flat_map(|e| std::fs::read_to_string(e.path()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<_>>())
         .collect()
 }
+
+/// A TCP proxy in front of the S3 server that can go down: while down it drops every open
+/// connection and refuses new ones, as an unreachable service would.
+pub async fn outage_proxy(target: std::net::SocketAddr, down: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::net::SocketAddr {
+    use std::sync::atomic::Ordering;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            if down.load(Ordering::SeqCst) {
+                drop(client);
+                continue;
+            }
+            let down = down.clone();
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(target).await else { return };
+                let cut = async {
+                    while !down.load(Ordering::SeqCst) {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    _ = cut => {}
+                }
+            });
+        }
+    });
+    addr
+}
+
