@@ -311,22 +311,25 @@ fn assert_stream_exactly_once(out: &Path, docs: usize, bad_every: usize) {
     assert_eq!(rejects, bad, "each malformed message rejected once");
 }
 
+/// A stream spec over `topic` (with more `source.kafka` keys) writing Parquet to `<dir>/parquet`.
+fn stream_spec(dir: &Path, bootstrap: &str, topic: &str, kafka_keys: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let out = dir.join("parquet");
+    let spec = dir.join("stream.yaml");
+    let text = format!(
+        "name: stream\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [\"{topic}\"]\n    group: g-{topic}\n{kafka_keys}sinks:\n  - parquet: {}\nengine:\n  threads: 2\n",
+        out.display()
+    );
+    std::fs::write(&spec, text).unwrap();
+    (out, spec)
+}
+
 #[test]
 fn kafka_worker_kill_9_chaos_loses_and_duplicates_nothing() {
     let Some((bootstrap, topic)) = kafka_topic("chaos") else { return };
     let (docs, bad_every) = (8000usize, 1000usize);
     let producer = produce_spread(&bootstrap, &topic, docs, bad_every);
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("parquet");
-    let spec = dir.path().join("stream.yaml");
-    std::fs::write(
-        &spec,
-        format!(
-            "name: stream-chaos\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [\"{topic}\"]\n    group: chaos-{topic}\n    epoch: {{ max_records: 400 }}\nsinks:\n  - parquet: {}\nengine:\n  threads: 2\n",
-            out.display()
-        ),
-    )
-    .unwrap();
+    let (out, spec) = stream_spec(dir.path(), &bootstrap, &topic, "    epoch: { max_records: 400 }\n");
     let mut rng = Lcg(23);
     let kills = 20;
     let mut finished_early = 0;
@@ -360,16 +363,8 @@ fn kafka_two_scale_out_workers_one_killed_lose_and_duplicate_nothing() {
     let (docs, bad_every) = (6000usize, 1000usize);
     let producer = produce_spread(&bootstrap, &topic, docs, bad_every);
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("parquet");
-    let spec = dir.path().join("stream.yaml");
-    std::fs::write(
-        &spec,
-        format!(
-            "name: stream-scale\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [\"{topic}\"]\n    group: scale-{topic}\n    scale_out: true\n    epoch: {{ max_records: 200 }}\n    options: {{ session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\" }}\nsinks:\n  - parquet: {}\nengine:\n  threads: 2\n",
-            out.display()
-        ),
-    )
-    .unwrap();
+    let keys = "    scale_out: true\n    epoch: { max_records: 200 }\n    options: { session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\" }\n";
+    let (out, spec) = stream_spec(dir.path(), &bootstrap, &topic, keys);
     let run = || bin().args(["run", spec.to_str().unwrap(), "--quiet", "--no-checks"]).stderr(std::process::Stdio::null()).spawn().unwrap();
     let mut steady = run();
     let mut rng = Lcg(41);

@@ -312,12 +312,6 @@ async fn a_stream_worker_rides_out_a_30_second_object_store_outage() {
     assert!(r.reconciled, "{r:?}");
     assert_eq!(r.rows_written, 6000);
     assert!(r.epochs_committed >= 30, "{} epochs", r.epochs_committed);
-    let py = std::process::Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/check_exactly_once.py"))
-        .args(["jsonl", &format!("{root}/out"), &ep])
-        .output()
-        .unwrap();
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    let v = common::check_exactly_once("jsonl", &format!("{root}/out"), &ep);
     assert_eq!((v["rows"].as_u64(), v["unique_ids"].as_u64()), (Some(6000), Some(6000)), "{v}");
 }

@@ -486,13 +486,7 @@ async fn an_object_store_outage_of_30_seconds_is_ridden_out() {
     assert!(r.reconciled, "{r:?}");
     assert_eq!(r.rows_written, 80_000);
     // Read back through the server directly, by an independent reader.
-    let py = std::process::Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/check_exactly_once.py"))
-        .args(["jsonl", &format!("{root}/out"), &ep])
-        .output()
-        .unwrap();
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    let v = common::check_exactly_once("jsonl", &format!("{root}/out"), &ep);
     assert_eq!((v["rows"].as_u64(), v["unique_ids"].as_u64()), (Some(80_000), Some(80_000)), "{v}");
 }
 

@@ -75,3 +75,15 @@ pub async fn outage_proxy(target: std::net::SocketAddr, down: std::sync::Arc<std
     addr
 }
 
+
+/// The independent reader's view of a sink on S3 (tests/e2e/check_exactly_once.py with pyarrow):
+/// rows, unique ids, duplicated ids and unlisted files.
+pub fn check_exactly_once(kind: &str, url: &str, s3_endpoint: &str) -> serde_json::Value {
+    let py = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/check_exactly_once.py"))
+        .args([kind, url, s3_endpoint])
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    serde_json::from_slice(&py.stdout).unwrap()
+}
