@@ -176,6 +176,16 @@ async fn generations(dir: &Location) -> Result<Vec<u64>> {
     Ok(g)
 }
 
+/// The store's clock: the modification time it gives an object written now (heartbeats carry the
+/// store's times too, so lease ages never compare two hosts' clocks).
+async fn store_now(dir: &Location) -> Result<DateTime<Utc>> {
+    use object_store::ObjectStoreExt;
+    let probe = dir.child("clock.json");
+    crate::store::write_bytes(&probe, b"{}".to_vec()).await?;
+    let meta = crate::store::retrying(|| probe.store.head(&probe.path)).await.map_err(|e| crate::store::storage("head", &probe.url(), e))?;
+    Ok(meta.last_modified)
+}
+
 async fn put_beat(dir: &Location, g: u64, run_id: &str, released: bool) -> Result<()> {
     put_json(&beat_path(dir, g), &Beat { run_id: run_id.to_string(), renewed_at: now(), released }).await
 }
@@ -241,7 +251,9 @@ impl Lease {
             return Ok(None);
         }
         let last = beat.map(|(_, m)| m.last_modified).unwrap_or(rec_meta.last_modified);
-        let age = chrono::Utc::now().signed_duration_since(last).to_std().unwrap_or_default();
+        // Both times are the store's: a clock of this host that runs ahead cannot make a live
+        // holder's heartbeat look old.
+        let age = store_now(dir).await?.signed_duration_since(last).to_std().unwrap_or_default();
         if age > ttl {
             if taking {
                 tracing::warn!(run = %rec.run_id, age_s = age.as_secs(), "taking over a lease that was not renewed in time");
