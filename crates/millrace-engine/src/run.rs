@@ -86,11 +86,30 @@ pub(crate) async fn run_with_layout(
     // (a crash leaves it to lapse, or to be taken over at once when its process is gone).
     let ttl = std::time::Duration::from_secs(spec.spec.engine.lease_seconds.max(1));
     let lease = Lease::acquire(&sinks.state, &run_id, ttl).await?;
-    let result = run_leased(spec, opts, run_id, registry, sinks, &lease, source).await;
-    if let Err(e) = lease.release().await {
-        tracing::warn!(error = %e, "could not release the lease; the next run waits until it lapses");
+    // A persistent dedupe index may serve several pipelines one after another (a new corpus
+    // deduplicated against an old one), but two runs writing it at once would overwrite each
+    // other's manifest and lose segments: each run leases it too.
+    let mut index_leases = Vec::new();
+    for index in sinks.dedupe_indexes.values() {
+        match Lease::acquire(index, &run_id, ttl).await {
+            Ok(l) => index_leases.push(l),
+            Err(e) => {
+                release_all(index_leases.into_iter().chain(std::iter::once(lease))).await;
+                return Err(e.into());
+            }
+        }
     }
+    let result = run_leased(spec, opts, run_id, registry, sinks, &lease, source).await;
+    release_all(index_leases.into_iter().chain(std::iter::once(lease))).await;
     result
+}
+
+async fn release_all(leases: impl Iterator<Item = Lease>) {
+    for l in leases {
+        if let Err(e) = l.release().await {
+            tracing::warn!(error = %e, "could not release a lease; the next run waits until it lapses");
+        }
+    }
 }
 
 async fn run_leased(
@@ -120,6 +139,7 @@ async fn run_leased(
     for s in sinks.outputs() {
         ownership::claim(&s.base, &sinks.owner, &spec.spec.name.value, &run_id, last.is_some()).await?;
     }
+
     let outputs: Vec<Location> = sinks.outputs().map(|s| s.base.clone()).collect();
     let removed = commit::repair(&sinks.state, &outputs, sinks.rejects.lane.as_deref(), last, |url| Ok(registry.resolve(url)?)).await?;
     if removed > 0 {

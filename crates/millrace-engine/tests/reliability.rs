@@ -714,3 +714,25 @@ async fn parquet_columns_outside_the_schema_follow_the_schema_mode() {
     assert_eq!(extra.len(), 2);
     assert!(extra.contains(&r#"{"score":0.5}"#), "{extra:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dedupe_index_has_one_writer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    write_jsonl(&dir.path().join("in/a.jsonl"), "a", 100);
+    let src = dir.path().join("in/*.jsonl").display().to_string();
+    let index = dir.path().join("index");
+    let stages = format!("stages:\n  - dedupe: {{ index: {} }}\n", index.display());
+    // Another run is writing the index: this one waits its turn (conflict), touching nothing.
+    let loc = StoreRegistry::default().resolve(&index.display().to_string()).unwrap();
+    let held = Lease::acquire(&loc, "index-writer", Duration::from_secs(60)).await.unwrap();
+    let s = spec(&src, &dir.path().join("out1"), &stages);
+    let e = millrace_engine::run(&s, Default::default()).await.expect_err("the index is leased");
+    assert!(is_conflict(&e) && e.to_string().contains("index-writer"), "{e}");
+    assert!(committed_ids(&dir.path().join("out1")).is_empty());
+    held.release().await.unwrap();
+    millrace_engine::run(&s, Default::default()).await.unwrap();
+    // Sharing one after another stays possible: another pipeline dedupes against the index.
+    let r = millrace_engine::run(&spec(&src, &dir.path().join("out2"), &stages), Default::default()).await.unwrap();
+    assert_eq!(r.rows_written, 0, "every document is a duplicate of the first pipeline's");
+}
