@@ -260,8 +260,10 @@ impl PartitionReader {
 
     /// The next record below the planned end, or `None` when the unit is done.
     async fn next(&mut self) -> Result<Option<Record>> {
+        let since = std::time::Instant::now();
         while self.at < self.end {
-            let got = match tokio::time::timeout(self.timeout, self.consumer.recv()).await {
+            let left = self.timeout.saturating_sub(since.elapsed());
+            let got = match tokio::time::timeout(left, self.consumer.recv()).await {
                 Ok(r) => r,
                 Err(_) => {
                     return Err(ConnectorError::read(
@@ -300,11 +302,35 @@ impl PartitionReader {
                         self.at = self.end;
                     }
                 }
+                // librdkafka reconnects and retries by itself: a broker that is down or moving
+                // is only an error once the unit has made no progress for the read timeout.
+                Err(KafkaError::MessageConsumption(code)) if transient(code) => {
+                    tracing::warn!(unit = %self.url, error = %code, "broker trouble while reading; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
                 Err(e) => return Err(kafka_err(&self.url, e)),
             }
         }
         Ok(None)
     }
+}
+
+/// Errors a consumer reports while it reconnects or follows a new leader.
+fn transient(code: rdkafka::types::RDKafkaErrorCode) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::AllBrokersDown
+            | C::BrokerTransportFailure
+            | C::NetworkException
+            | C::RequestTimedOut
+            | C::OperationTimedOut
+            | C::NotLeaderForPartition
+            | C::LeaderNotAvailable
+            | C::BrokerNotAvailable
+            | C::NotCoordinator
+            | C::CoordinatorLoadInProgress
+    )
 }
 
 /// One message as the reader keeps it.
