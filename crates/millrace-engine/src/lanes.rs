@@ -172,11 +172,16 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
     let mut next_orphan_check = Instant::now() + ORPHAN_CHECK;
     while failure.is_none() && !stops.iter().any(|s| s.load(Ordering::SeqCst)) {
         let generation = shared.generation.load(Ordering::SeqCst);
-        // The group changed this worker's share: adopted lanes stop after their epoch.
-        for (p, g) in &adopted {
-            if *g != generation {
-                if let Some(f) = shared.running.lock().ok().and_then(|r| r.get(p).cloned()) {
-                    f.stop.store(true, Ordering::SeqCst);
+        // A lane runs only while its partition is this worker's: assigned, or adopted since the
+        // group last changed its share (a lane started just as its partition was revoked, or an
+        // adopted one after a new assignment, stops after its epoch).
+        {
+            let assigned = shared.assigned();
+            if let Ok(r) = shared.running.lock() {
+                for (p, f) in r.iter() {
+                    if !assigned.contains(p) && adopted.get(p) != Some(&generation) {
+                        f.stop.store(true, Ordering::SeqCst);
+                    }
                 }
             }
         }
