@@ -29,10 +29,11 @@ pub(crate) enum Epochs {
 impl Epochs {
     /// The units of epoch `epoch`, or `None` when the source has nothing more (or `stop` is set
     /// while waiting for records).
-    pub async fn next(&mut self, epoch: u64, stop: &[&Arc<AtomicBool>]) -> Result<Option<Vec<WorkUnit>>> {
+    /// `record_bytes`: the mean bytes of a record read so far (a Kafka epoch's `max_bytes`).
+    pub async fn next(&mut self, epoch: u64, stop: &[&Arc<AtomicBool>], record_bytes: Option<u64>) -> Result<Option<Vec<WorkUnit>>> {
         match self {
             Epochs::Files(f) => f.next(stop).await,
-            Epochs::Kafka(k) => k.next(epoch, stop).await,
+            Epochs::Kafka(k) => k.next(epoch, stop, record_bytes).await,
         }
     }
 
@@ -114,6 +115,8 @@ pub(crate) struct KafkaEpochs {
     next: BTreeMap<Partition, i64>,
     /// Where planning stops for now: the offsets seen at the last look at the brokers.
     bound: BTreeMap<Partition, i64>,
+    /// When the last epoch was planned (`epoch.max_interval` counts from it).
+    last_planned: std::time::Instant,
 }
 
 /// Moves each partition's next offset to the end of the units that read it.
@@ -138,7 +141,7 @@ impl KafkaEpochs {
     pub async fn open(source: KafkaSource, state: Location, checkpoints: &[Checkpoint]) -> Result<Self> {
         let mut done: BTreeMap<Partition, i64> = BTreeMap::new();
         advance(&mut done, checkpoints.iter().flat_map(|c| &c.units));
-        let mut k = Self { source, state, next: BTreeMap::new(), bound: BTreeMap::new() };
+        let mut k = Self { source, state, next: BTreeMap::new(), bound: BTreeMap::new(), last_planned: std::time::Instant::now() };
         k.refresh(&done).await?;
         Ok(k)
     }
@@ -157,20 +160,33 @@ impl KafkaEpochs {
         Ok(())
     }
 
-    async fn next(&mut self, epoch: u64, stop: &[&Arc<AtomicBool>]) -> Result<Option<Vec<WorkUnit>>> {
+    async fn next(&mut self, epoch: u64, stop: &[&Arc<AtomicBool>], record_bytes: Option<u64>) -> Result<Option<Vec<WorkUnit>>> {
         let loc = self.state.child(&format!("plans/epoch-{epoch:06}.json"));
         // A plan an earlier attempt wrote is read again exactly.
         let units = match read_json::<EpochPlan>(&loc).await? {
             Some((p, _)) => p.units,
             None => {
-                let mut units = self.source.plan_epoch(&self.next, &self.bound);
-                while units.is_empty() {
-                    if !self.source.spec().follow || stop.iter().any(|s| s.load(Ordering::SeqCst)) {
+                let cap = self.source.epoch_records(record_bytes);
+                let stopping = |stop: &[&Arc<AtomicBool>]| stop.iter().any(|s| s.load(Ordering::SeqCst));
+                let mut units = self.source.plan_epoch_of(&self.next, &self.bound, cap);
+                // A following worker may collect for `max_interval` before taking a small epoch.
+                let collect_until = self.source.spec().epoch.max_interval.filter(|_| self.source.spec().follow).map(|i| self.last_planned + i.0);
+                loop {
+                    let planned: u64 = units.iter().map(WorkUnit::bytes).sum();
+                    let full = planned >= cap;
+                    let waited = collect_until.is_none_or(|t| std::time::Instant::now() >= t);
+                    if !units.is_empty() && (full || waited) {
+                        break;
+                    }
+                    if units.is_empty() && (!self.source.spec().follow || stopping(stop)) {
                         return Ok(None);
+                    }
+                    if stopping(stop) {
+                        break;
                     }
                     tokio::time::sleep(FOLLOW_POLL).await;
                     self.refresh(&BTreeMap::new()).await?;
-                    units = self.source.plan_epoch(&self.next, &self.bound);
+                    units = self.source.plan_epoch_of(&self.next, &self.bound, cap);
                 }
                 let plan = EpochPlan { epoch, units };
                 if !put_new(&loc, &plan).await? {
@@ -178,6 +194,7 @@ impl KafkaEpochs {
                     // lease (it would be fenced before committing). Ours is the one to follow.
                     return Err(EngineError::Epoch { epoch, source: format!("the plan of epoch {epoch} was written by another run; stopping").into() });
                 }
+                self.last_planned = std::time::Instant::now();
                 plan.units
             }
         };

@@ -233,7 +233,9 @@ async fn run_leased(
             break;
         }
         let epoch = first_epoch;
-        let Some(units) = epochs.next(epoch, &stops).await? else { break };
+        let (read, bytes) = (metrics.rows_read.load(Ordering::Relaxed), metrics.bytes_read.load(Ordering::Relaxed));
+        let record_bytes = (read > 0).then(|| bytes / read);
+        let Some(units) = epochs.next(epoch, &stops, record_bytes).await? else { break };
         first_epoch += 1;
         if let Some(k) = &to_sample {
             let sample = k.schema(&units, &sp.opts).await?;

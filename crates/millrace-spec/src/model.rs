@@ -182,7 +182,7 @@ impl SourceSpec {
     /// out).
     pub fn describe(&self) -> String {
         match &self.kafka {
-            Some(k) => format!("kafka://{}/{}", k.value.brokers, k.value.topics.join(",")),
+            Some(k) => format!("kafka://{}/{}", k.value.brokers, k.value.topic_pattern.clone().unwrap_or_else(|| k.value.topics.join(","))),
             None => self.files.value.clone(),
         }
     }
@@ -198,7 +198,12 @@ fn no_files() -> Spanned<String> {
 pub struct KafkaSourceSpec {
     /// Bootstrap servers, `host:port[,host:port]`.
     pub brokers: String,
+    #[serde(default)]
     pub topics: Vec<String>,
+    /// Instead of `topics`: every topic whose name matches this regular expression (new matching
+    /// topics join when the worker next looks at the brokers).
+    #[serde(default)]
+    pub topic_pattern: Option<String>,
     /// Consumer group: offsets are committed to it after each checkpoint, for lag tooling.
     pub group: String,
     #[serde(default)]
@@ -266,11 +271,17 @@ pub enum KafkaStart {
 pub struct KafkaEpochSpec {
     /// Records per epoch over all partitions.
     pub max_records: u64,
+    /// Payload bytes per epoch, estimated from the records read so far (a plan is made of offsets,
+    /// before the records' sizes are known).
+    pub max_bytes: Option<crate::ByteSize>,
+    /// A following worker that finds fewer than `max_records` waiting collects for up to this long
+    /// before it plans the epoch (bigger epochs, fewer files); without it an epoch takes what is there.
+    pub max_interval: Option<crate::size::Interval>,
 }
 
 impl Default for KafkaEpochSpec {
     fn default() -> Self {
-        Self { max_records: 100_000 }
+        Self { max_records: 100_000, max_bytes: None, max_interval: None }
     }
 }
 

@@ -42,8 +42,16 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
     match (&spec.source.kafka, spec.source.files.value.is_empty()) {
         (Some(k), false) => d.push(at(k, "set one of `source.files` and `source.kafka`, not both".into(), None)),
         (Some(k), true) => {
-            if k.value.brokers.trim().is_empty() || k.value.topics.is_empty() || k.value.group.trim().is_empty() {
-                d.push(at(k, "`source.kafka` needs `brokers`, `topics` and `group`".into(), None));
+            if k.value.brokers.trim().is_empty() || (k.value.topics.is_empty() && k.value.topic_pattern.is_none()) || k.value.group.trim().is_empty() {
+                d.push(at(k, "`source.kafka` needs `brokers`, `topics` (or `topic_pattern`) and `group`".into(), None));
+            }
+            if !k.value.topics.is_empty() && k.value.topic_pattern.is_some() {
+                d.push(at(k, "set one of `source.kafka.topics` and `source.kafka.topic_pattern`, not both".into(), None));
+            }
+            if let Some(p) = &k.value.topic_pattern {
+                if let Err(e) = regex::Regex::new(p) {
+                    d.push(at(k, format!("`source.kafka.topic_pattern` is not a regular expression: {e}"), None));
+                }
             }
             if k.value.epoch.max_records == 0 {
                 d.push(at(k, "`source.kafka.epoch.max_records` must be at least 1".into(), None));

@@ -117,7 +117,7 @@ impl KafkaSource {
         tokio::task::spawn_blocking(move || {
             let c = this.base_consumer()?;
             let mut out = BTreeMap::new();
-            for topic in &this.spec.topics {
+            for topic in &this.topic_names(&c)? {
                 let md = c.fetch_metadata(Some(topic), METADATA_TIMEOUT).map_err(|e| kafka_err("metadata", e))?;
                 for t in md.topics() {
                     if let Some(e) = t.error() {
@@ -138,6 +138,29 @@ impl KafkaSource {
         .map_err(|e| ConnectorError::read("kafka metadata", e.to_string()))?
     }
 
+    /// The topics to read: `topics`, or those the brokers have whose names match `topic_pattern`
+    /// from their start (internal `__` topics never).
+    fn topic_names(&self, c: &BaseConsumer) -> Result<Vec<String>> {
+        let Some(p) = &self.spec.topic_pattern else { return Ok(self.spec.topics.clone()) };
+        // Anchored at the start, as librdkafka's subscription regex is.
+        let anchored = if p.starts_with('^') { p.clone() } else { format!("^(?:{p})") };
+        let re = regex::Regex::new(&anchored).map_err(|e| ConnectorError::read("kafka topic_pattern", e))?;
+        let md = c.fetch_metadata(None, METADATA_TIMEOUT).map_err(|e| kafka_err("metadata", e))?;
+        let mut names: Vec<String> = md.topics().iter().map(|t| t.name().to_string()).filter(|n| !n.starts_with("__") && re.is_match(n)).collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// What a group member subscribes to: the topics, or the pattern (librdkafka reads a
+    /// subscription starting with `^` as a regular expression).
+    pub(crate) fn subscription(&self) -> Vec<String> {
+        match &self.spec.topic_pattern {
+            Some(p) if p.starts_with('^') => vec![p.clone()],
+            Some(p) => vec![format!("^({p})")],
+            None => self.spec.topics.clone(),
+        }
+    }
+
     /// Where each partition starts when no checkpoint covers it.
     pub fn initial(&self, low: i64, high: i64) -> i64 {
         match self.spec.start {
@@ -148,7 +171,22 @@ impl KafkaSource {
 
     /// The next epoch's units: from each partition's next offset towards `bound`, at most
     /// `epoch.max_records` records in all, shared fairly between partitions with records left.
+    /// Records the next epoch may take: `epoch.max_records`, lowered so that `epoch.max_bytes` holds
+    /// at `record_bytes` (the mean payload size read so far) when both are known.
+    pub fn epoch_records(&self, record_bytes: Option<u64>) -> u64 {
+        let by_bytes = match (self.spec.epoch.max_bytes, record_bytes) {
+            (Some(max), Some(per)) if per > 0 => (max.0 / per).max(1),
+            _ => u64::MAX,
+        };
+        self.spec.epoch.max_records.min(by_bytes)
+    }
+
     pub fn plan_epoch(&self, next: &BTreeMap<Partition, i64>, bound: &BTreeMap<Partition, i64>) -> Vec<WorkUnit> {
+        self.plan_epoch_of(next, bound, self.spec.epoch.max_records)
+    }
+
+    /// [`Self::plan_epoch`] for at most `records` records.
+    pub fn plan_epoch_of(&self, next: &BTreeMap<Partition, i64>, bound: &BTreeMap<Partition, i64>, records: u64) -> Vec<WorkUnit> {
         let mut left: Vec<(&Partition, i64, i64)> = bound
             .iter()
             .filter_map(|(p, end)| {
@@ -156,7 +194,7 @@ impl KafkaSource {
                 (*end > start).then_some((p, start, *end))
             })
             .collect();
-        let mut budget = self.spec.epoch.max_records as i64;
+        let mut budget = records.min(i64::MAX as u64) as i64;
         let mut ends: BTreeMap<&Partition, i64> = left.iter().map(|(p, s, _)| (*p, *s)).collect();
         while budget > 0 && !left.is_empty() {
             let share = (budget / left.len() as i64).max(1);

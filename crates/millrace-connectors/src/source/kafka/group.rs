@@ -63,7 +63,8 @@ impl Member {
         // Not a reader: no end-of-partition events, nothing fetched ahead.
         config.set("enable.partition.eof", "false").set("queued.max.messages.kbytes", "1024");
         let consumer: BaseConsumer<GroupContext> = config.create_with_context(GroupContext { lanes }).map_err(|e| kafka_err("group member", e))?;
-        let topics: Vec<&str> = source.spec.topics.iter().map(String::as_str).collect();
+        let subscription = source.subscription();
+        let topics: Vec<&str> = subscription.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(|e| kafka_err("subscribe", e))?;
         let consumer = Arc::new(consumer);
         let quit = Arc::new(AtomicBool::new(false));
