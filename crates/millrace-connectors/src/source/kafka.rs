@@ -286,7 +286,13 @@ impl PartitionReader {
     fn open(source: &KafkaSource, unit: &WorkUnit) -> Result<Self> {
         let (topic, partition) = parse_unit_url(&unit.file.url).ok_or_else(|| ConnectorError::read(&unit.file.url, "not a Kafka unit"))?;
         let (start, end) = unit.range.map(|(a, b)| (a as i64, b as i64)).unwrap_or((0, 0));
-        let consumer: StreamConsumer = source.config().create().map_err(|e| kafka_err("client", e))?;
+        let mut config = source.config();
+        // librdkafka prefetches up to 64 MiB per consumer by default, and a worker reads every
+        // partition at once: keep the prefetch near a batch unless the spec says otherwise.
+        if !source.spec.options.contains_key("queued.max.messages.kbytes") {
+            config.set("queued.max.messages.kbytes", "8192");
+        }
+        let consumer: StreamConsumer = config.create().map_err(|e| kafka_err("client", e))?;
         if end > start {
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition_offset(&topic, partition, Offset::Offset(start)).map_err(|e| kafka_err("assign", e))?;
