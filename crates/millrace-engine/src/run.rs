@@ -203,6 +203,7 @@ async fn run_leased(
         millrace_spec::Stage::RedactPii(p) => Some(Arc::new(p.clone())),
         _ => None,
     });
+    let dead_letter = spec.spec.dead_letter.as_ref().map(|d| millrace_connectors::sink::DeadLetter::new(&d.value)).transpose()?;
     let metrics = Arc::new(SourceMetrics::default());
     let progress = opts.progress.then(|| crate::progress::Progress::start(total_bytes, metrics.clone()));
     let mut summary = RunSummary {
@@ -394,6 +395,9 @@ async fn run_leased(
             manifests.push(commit::publish(&s.base, &s.name, s.lane.as_deref(), &run_id, epoch, files, columns.clone()).await?);
         }
         let rejects_manifest = commit::publish(&sinks.rejects.base, "rejects", sinks.rejects.lane.as_deref(), &run_id, epoch, reject_files, None).await?;
+        if let Some(dl) = &dead_letter {
+            dl.send(&sinks.rejects.base, &rejects_manifest.files, epoch).await?;
+        }
 
         let rows_read = metrics.rows_read.load(Ordering::Relaxed) - before_read;
         let source_rejected = metrics.rows_rejected.load(Ordering::Relaxed) - before_rej;

@@ -420,3 +420,42 @@ async fn a_following_worker_collects_for_max_interval_before_a_small_epoch() {
     assert_eq!(r.rows_written, 30);
     assert_eq!(r.epochs_committed, 1, "one epoch collected every trickle");
 }
+
+/// Rejected records also go to a dead-letter topic once their epoch's rejects are published:
+/// every malformed message there once, as the reject record (reason, partition and offset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rejects_are_produced_to_the_dead_letter_topic() {
+    let cluster = MockCluster::new(1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    cluster.create_topic("docs", PARTITIONS, 1).unwrap();
+    cluster.create_topic("dlq", 1, 1).unwrap();
+    produce(&bootstrap, "docs", 0, 1000, 100);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let text = format!(
+        "name: stream\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [docs]\n    group: dl\n    follow: false\n    epoch: {{ max_records: 300 }}\nsinks:\n  - jsonl: {}\ndead_letter:\n  brokers: \"{bootstrap}\"\n  topic: dlq\n",
+        out.display()
+    );
+    let s = millrace_spec::load_str(&text, "stream.yaml", &[]).unwrap_or_else(|e| panic!("{e}"));
+    let r = millrace_engine::run(&s, Default::default()).await.unwrap();
+    assert_eq!(r.rows_rejected, 10, "{r:?}");
+    let c: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &bootstrap).set("group.id", "dlq-reader").set("auto.offset.reset", "earliest").create().unwrap();
+    c.subscribe(&["dlq"]).unwrap();
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while got.len() < 10 && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            use rdkafka::message::{Headers, Message};
+            let v: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+            assert_eq!(m.key().map(|k| String::from_utf8_lossy(k).into_owned()), v["source"].as_str().map(str::to_string));
+            assert!(m.headers().is_some_and(|h| h.iter().any(|h| h.key == "millrace-epoch")));
+            got.push(v);
+        }
+    }
+    assert_eq!(got.len(), 10, "every reject on the topic");
+    let mut offsets: Vec<String> = got.iter().map(|v| v["source"].as_str().unwrap().to_string()).collect();
+    offsets.sort();
+    offsets.dedup();
+    assert_eq!(offsets.len(), 10, "each once");
+    assert!(got.iter().all(|v| v["reason"].as_str().is_some_and(|r| r.starts_with("not_an_object") || r.starts_with("invalid_json"))));
+}

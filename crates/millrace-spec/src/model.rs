@@ -36,6 +36,22 @@ pub struct PipelineSpec {
     /// Prometheus `/metrics`, `/healthz` and `/readyz` while the run lasts; off unless given.
     #[serde(default)]
     pub metrics: Option<Spanned<MetricsSpec>>,
+    /// A dead-letter topic: every rejected record is also produced to it, once its epoch's
+    /// rejects are published (the `rejects` location stays the record the run reconciles against).
+    #[serde(default)]
+    pub dead_letter: Option<Spanned<DeadLetterSpec>>,
+}
+
+/// `dead_letter`: where rejected records are produced, as the JSON lines the rejects hold.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterSpec {
+    /// Bootstrap servers, `host:port[,host:port]`.
+    pub brokers: String,
+    pub topic: String,
+    /// librdkafka producer settings, passed through; never printed.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -147,6 +147,11 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
     if let Some(s) = &spec.state {
         check_url(s, &mut d);
     }
+    if let Some(dl) = &spec.dead_letter {
+        if dl.value.brokers.trim().is_empty() || dl.value.topic.trim().is_empty() {
+            d.push(at(dl, "`dead_letter` needs `brokers` and `topic`".into(), None));
+        }
+    }
     let storage_name = spec.name.clone();
     for (scheme, map, keys) in [
         ("s3", &spec.storage.s3, S3_KEYS),

@@ -2,10 +2,12 @@
 //! names, roll at a target size, split hive-style by `partition_by`, and hash what they write so the
 //! epoch manifest can list checksums. Publishing is in [`crate::commit`].
 
+mod dead_letter;
 mod jsonl;
 mod megatron;
 mod parquet;
 
+pub use dead_letter::DeadLetter;
 pub use jsonl::{JsonlFile, LineCompression};
 pub use megatron::{MegatronFile, TOKEN_IDS};
 
