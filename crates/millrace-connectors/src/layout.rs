@@ -6,7 +6,7 @@
 use crate::Result;
 use crate::sink::SinkConfig;
 use crate::store::{Location, StoreRegistry};
-use millrace_spec::{PipelineSpec, SinkKind, Stage};
+use millrace_spec::{PipelineSpec, SinkKind, SinkSpec, Stage};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -28,15 +28,17 @@ pub struct RunLayout {
 
 impl RunLayout {
     pub fn resolve(spec: &PipelineSpec, registry: &StoreRegistry) -> Result<Self> {
-        let mut sinks = Vec::new();
-        for (i, s) in spec.sinks.iter().enumerate() {
-            let (_, url) = s.value.target();
-            sinks.push(Arc::new(SinkConfig::from_spec(&s.value, i, registry.resolve(url)?)));
-        }
-        let first_url = spec.sinks.first().map(|s| s.value.target().1.to_string()).unwrap_or_default();
+        let is_topic = |s: &SinkSpec| s.target().0 == SinkKind::Kafka;
+        let first_url = spec.sinks.iter().find(|s| !is_topic(&s.value)).map(|s| s.value.target().1.to_string()).unwrap_or_default();
         let join = |base: &str, sub: &str| format!("{}/{}", base.trim_end_matches('/'), sub);
         let rejects_url = spec.rejects.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join(&first_url, "_rejects"));
         let state_url = spec.state.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join(&first_url, "_millrace"));
+        let mut sinks = Vec::new();
+        for (i, s) in spec.sinks.iter().enumerate() {
+            // A Kafka sink's rows are staged and published under the state before they are produced.
+            let url = if is_topic(&s.value) { join(&state_url, &format!("topics/{}", s.value.display_name(i))) } else { s.value.target().1.to_string() };
+            sinks.push(Arc::new(SinkConfig::from_spec(&s.value, i, registry.resolve(&url)?)));
+        }
         let reports_url = spec.report.dir.clone().unwrap_or_else(|| join(&state_url, "runs"));
         let rejects = Arc::new(SinkConfig {
             name: "rejects".into(),
@@ -51,6 +53,7 @@ impl RunLayout {
             target_tokens: 0,
             megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(0),
             lane: None,
+            topic: None,
         });
         let mut dedupe_indexes = BTreeMap::new();
         for (i, st) in spec.stages.iter().enumerate() {

@@ -15,7 +15,7 @@ use millrace_connectors::commit::{self, ColumnSchema};
 use millrace_connectors::layout::RunLayout;
 use millrace_connectors::ownership::{self, Lease};
 use millrace_connectors::reject::{Reject, RejectSender};
-use millrace_connectors::sink::{JsonlFile, LineCompression, PartitionWriter, SinkConfig, StagedFile};
+use millrace_connectors::sink::{JsonlFile, LineCompression, PartitionWriter, SinkConfig, StagedFile, TopicWriter};
 use millrace_connectors::source::{self, SourceMetrics, WorkUnit};
 use millrace_connectors::store::{Location, StoreRegistry};
 use millrace_spec::LoadedSpec;
@@ -203,7 +203,9 @@ async fn run_leased(
         millrace_spec::Stage::RedactPii(p) => Some(Arc::new(p.clone())),
         _ => None,
     });
-    let dead_letter = spec.spec.dead_letter.as_ref().map(|d| millrace_connectors::sink::DeadLetter::new(&d.value)).transpose()?;
+    let dead_letter = spec.spec.dead_letter.as_ref().map(|d| TopicWriter::new(&d.value, "source")).transpose()?;
+    let id_field = spec.spec.source.id_field.clone().unwrap_or_else(|| "id".into());
+    let topics: Vec<Option<TopicWriter>> = sinks.sinks.iter().map(|s| s.topic.as_ref().map(|t| TopicWriter::new(t, &id_field)).transpose()).collect::<std::result::Result<_, _>>()?;
     let metrics = Arc::new(SourceMetrics::default());
     let progress = opts.progress.then(|| crate::progress::Progress::start(total_bytes, metrics.clone()));
     let mut summary = RunSummary {
@@ -392,7 +394,11 @@ async fn run_leased(
         let mut manifests = Vec::with_capacity(per_sink.len());
         for (i, files) in per_sink.into_iter().enumerate() {
             let s = &sinks.sinks[i];
-            manifests.push(commit::publish(&s.base, &s.name, s.lane.as_deref(), &run_id, epoch, files, columns.clone()).await?);
+            let m = commit::publish(&s.base, &s.name, s.lane.as_deref(), &run_id, epoch, files, columns.clone()).await?;
+            if let Some(t) = &topics[i] {
+                t.send(&s.base, &m.files, epoch).await?;
+            }
+            manifests.push(m);
         }
         let rejects_manifest = commit::publish(&sinks.rejects.base, "rejects", sinks.rejects.lane.as_deref(), &run_id, epoch, reject_files, None).await?;
         if let Some(dl) = &dead_letter {

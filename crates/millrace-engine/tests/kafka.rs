@@ -459,3 +459,36 @@ async fn rejects_are_produced_to_the_dead_letter_topic() {
     assert_eq!(offsets.len(), 10, "each once");
     assert!(got.iter().all(|v| v["reason"].as_str().is_some_and(|r| r.starts_with("not_an_object") || r.starts_with("invalid_json"))));
 }
+
+/// A `kafka:` sink chains workers: the rows of each epoch are produced to the topic, keyed by id,
+/// after they are published under the state; a second worker reads that topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kafka_sink_chains_two_workers() {
+    let cluster = MockCluster::new(1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    cluster.create_topic("raw", PARTITIONS, 1).unwrap();
+    cluster.create_topic("clean", PARTITIONS, 1).unwrap();
+    produce(&bootstrap, "raw", 0, 800, 100);
+    let dir = tempfile::tempdir().unwrap();
+    let first = format!(
+        "name: first\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [raw]\n    group: first\n    follow: false\n    epoch: {{ max_records: 300 }}\nstages:\n  - sql: SELECT id, text, n FROM input\nsinks:\n  - kafka: {{ brokers: \"{bootstrap}\", topic: clean }}\nstate: {0}/state1\nrejects: {0}/rejects1\n",
+        dir.path().display()
+    );
+    let s1 = millrace_spec::load_str(&first, "first.yaml", &[]).unwrap_or_else(|e| panic!("{e}"));
+    let r1 = millrace_engine::run(&s1, Default::default()).await.unwrap();
+    assert_eq!(r1.rows_written, 792, "{r1:?}");
+    let out = dir.path().join("out");
+    let second = format!(
+        "name: second\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [clean]\n    group: second\n    follow: false\nsinks:\n  - jsonl: {}\n",
+        out.display()
+    );
+    let s2 = millrace_spec::load_str(&second, "second.yaml", &[]).unwrap_or_else(|e| panic!("{e}"));
+    let r2 = millrace_engine::run(&s2, Default::default()).await.unwrap();
+    assert_eq!(r2.rows_written, 792);
+    let got = committed(&out);
+    assert_eq!(got.len(), 792);
+    assert!(got.values().all(|n| *n == 1));
+    // Keys are the ids.
+    let rows = common::committed_rows(&out);
+    assert!(rows.iter().all(|v| v["_kafka_key"] == v["id"]), "{:?}", rows.first());
+}

@@ -91,6 +91,9 @@ pub async fn open_output(
     if kind == SinkKind::Megatron {
         return Err(GovernanceError::UnsupportedSink { sink, kind: "megatron".into() });
     }
+    if kind == SinkKind::Kafka {
+        return Err(GovernanceError::UnsupportedSink { sink, kind: "kafka".into() });
+    }
     let base = registry.resolve(&raw_url)?;
     let manifests = commit::read_manifests(&base).await?;
     if manifests.is_empty() {

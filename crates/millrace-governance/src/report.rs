@@ -128,7 +128,11 @@ impl RunGovernance {
                 .enumerate()
                 .map(|(i, k)| {
                     let (kind, url) = k.value.target();
-                    SinkReport { name: k.value.display_name(i), kind: kind_name(kind), url: absolute_url(url), ..Default::default() }
+                    let url = match &k.value.kafka {
+                        Some(t) => format!("kafka://{}/{}", t.brokers, t.topic),
+                        None => absolute_url(url),
+                    };
+                    SinkReport { name: k.value.display_name(i), kind: kind_name(kind), url, ..Default::default() }
                 })
                 .collect(),
             ..Default::default()
@@ -334,6 +338,7 @@ fn kind_name(k: millrace_spec::SinkKind) -> String {
         millrace_spec::SinkKind::Parquet => "parquet",
         millrace_spec::SinkKind::Jsonl => "jsonl",
         millrace_spec::SinkKind::Megatron => "megatron",
+        millrace_spec::SinkKind::Kafka => "kafka",
     }
     .to_string()
 }

@@ -39,21 +39,25 @@ pub struct PipelineSpec {
     /// A dead-letter topic: every rejected record is also produced to it, once its epoch's
     /// rejects are published (the `rejects` location stays the record the run reconciles against).
     #[serde(default)]
-    pub dead_letter: Option<Spanned<DeadLetterSpec>>,
+    pub dead_letter: Option<Spanned<TopicSpec>>,
 }
 
-/// `dead_letter`: where rejected records are produced, as the JSON lines the rejects hold.
+/// A Kafka topic that a run produces to: a `kafka:` sink (the written rows as JSON) or the
+/// `dead_letter` topic (the rejects).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeadLetterSpec {
+pub struct TopicSpec {
     /// Bootstrap servers, `host:port[,host:port]`.
     pub brokers: String,
     pub topic: String,
+    /// The column (sink) or reject field whose value keys each record; default: the id column
+    /// for a sink, `source` for the dead-letter topic.
+    #[serde(default)]
+    pub key_field: Option<String>,
     /// librdkafka producer settings, passed through; never printed.
     #[serde(default)]
     pub options: BTreeMap<String, String>,
 }
-
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSpec {
@@ -545,6 +549,9 @@ pub struct SinkSpec {
     /// Megatron-LM indexed dataset shards (`.bin` + `.idx`) of the `token_ids` column.
     #[serde(default)]
     pub megatron: Option<String>,
+    /// JSON rows to a Kafka topic (see `docs/spec.md` for the guarantee).
+    #[serde(default)]
+    pub kafka: Option<TopicSpec>,
     /// megatron: tokens per shard before a new one is started.
     #[serde(default, alias = "shard_tokens")]
     pub target_tokens: Option<u64>,
@@ -576,6 +583,8 @@ pub enum SinkKind {
     Parquet,
     Jsonl,
     Megatron,
+    /// Rows to a Kafka topic; the target is the topic name, not a URL.
+    Kafka,
 }
 
 impl SinkSpec {
@@ -590,9 +599,12 @@ impl SinkSpec {
         if let Some(u) = &self.megatron {
             v.push((SinkKind::Megatron, u.as_str()));
         }
+        if let Some(t) = &self.kafka {
+            v.push((SinkKind::Kafka, t.topic.as_str()));
+        }
         v
     }
-    /// The sink's kind and URL; `validate` guarantees exactly one.
+    /// The sink's kind and URL (a Kafka sink's topic); `validate` guarantees exactly one.
     pub fn target(&self) -> (SinkKind, &str) {
         self.kinds().first().copied().unwrap_or((SinkKind::Parquet, ""))
     }

@@ -111,11 +111,25 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
     if spec.sinks.is_empty() {
         d.push(Diagnostic { line: 0, column: 0, message: "at least one sink is required".into(), hint: None });
     }
+    // State and rejects default to places inside the first file sink.
+    let file_sinks = spec.sinks.iter().filter(|s| s.value.target().0 != crate::SinkKind::Kafka).count();
+    if file_sinks == 0 && !spec.sinks.is_empty() && (spec.state.is_none() || spec.rejects.is_none()) {
+        d.push(at(&spec.sinks[0], "with only `kafka` sinks, give `state:` and `rejects:` locations (they default to places inside the first file sink)".into(), None));
+    }
     let mut names = std::collections::HashSet::new();
     for (i, sink) in spec.sinks.iter().enumerate() {
         let kinds = sink.value.kinds();
         match kinds.len() {
-            0 => d.push(at(sink, "sink has no kind: give one of `parquet: <url>`, `jsonl: <url>` or `megatron: <url>`".into(), None)),
+            0 => d.push(at(sink, "sink has no kind: give one of `parquet: <url>`, `jsonl: <url>`, `megatron: <url>` or `kafka: {brokers, topic}`".into(), None)),
+            1 if kinds[0].0 == crate::SinkKind::Kafka => {
+                let t = sink.value.kafka.as_ref().expect("a kafka kind has its topic");
+                if t.brokers.trim().is_empty() || t.topic.trim().is_empty() {
+                    d.push(at(sink, "a `kafka` sink needs `brokers` and `topic`".into(), None));
+                }
+                if !sink.value.partition_by.is_empty() {
+                    d.push(at(sink, "a `kafka` sink has no `partition_by` (records are keyed by `key_field`)".into(), None));
+                }
+            }
             1 => {
                 let url = kinds[0].1;
                 if let Some(msg) = url_problem(url) {
@@ -131,7 +145,7 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
             let ok: &[&str] = match sink.value.target().0 {
                 crate::SinkKind::Parquet => &["zstd", "snappy", "lz4", "gzip", "none", "uncompressed"],
                 crate::SinkKind::Jsonl => &["zstd", "gzip", "none"],
-                crate::SinkKind::Megatron => &["none"],
+                crate::SinkKind::Megatron | crate::SinkKind::Kafka => &["none"],
             };
             if !ok.contains(&c.value.as_str()) {
                 d.push(at(c, format!("unknown compression `{}`; one of {}", c.value, ok.join(", ")), suggest(&c.value, ok)));

@@ -67,3 +67,19 @@ fn fuzz_corpus_replays_without_panics() {
     }
     assert!(n >= 10);
 }
+
+#[test]
+fn stream_keys_are_checked() {
+    let kafka_only = "name: k\nsource:\n  files: in/*.jsonl\nsinks:\n  - kafka: { brokers: \"b:9092\", topic: out }\n";
+    let e = millrace_spec::load_str(kafka_only, "k.yaml", &[]).unwrap_err().to_string();
+    assert!(e.contains("give `state:` and `rejects:`"), "{e}");
+    let ok = format!("{kafka_only}state: s/\nrejects: r/\n");
+    let s = millrace_spec::load_str(&ok, "k.yaml", &[]).unwrap();
+    assert_eq!(s.spec.sinks[0].value.target(), (millrace_spec::SinkKind::Kafka, "out"));
+    let both = "name: k\nsource:\n  kafka: { brokers: \"b:9092\", topics: [a], topic_pattern: \"a.*\", group: g }\nsinks:\n  - jsonl: out/\n";
+    assert!(millrace_spec::load_str(both, "k.yaml", &[]).unwrap_err().to_string().contains("not both"));
+    let watch = "name: w\nsource:\n  files: in/*.jsonl\n  watch: 1m 30s\nsinks:\n  - jsonl: out/\n";
+    assert_eq!(millrace_spec::load_str(watch, "w.yaml", &[]).unwrap().spec.source.watch.unwrap().0.as_secs(), 90);
+    let bad = "name: w\nsource:\n  files: in/*.jsonl\n  watch: soon\nsinks:\n  - jsonl: out/\n";
+    assert!(millrace_spec::load_str(bad, "w.yaml", &[]).unwrap_err().to_string().contains("not a duration"));
+}

@@ -2,14 +2,14 @@
 //! names, roll at a target size, split hive-style by `partition_by`, and hash what they write so the
 //! epoch manifest can list checksums. Publishing is in [`crate::commit`].
 
-mod dead_letter;
 mod jsonl;
 mod megatron;
 mod parquet;
+mod topic;
 
-pub use dead_letter::DeadLetter;
 pub use jsonl::{JsonlFile, LineCompression};
 pub use megatron::{MegatronFile, TOKEN_IDS};
+pub use topic::TopicWriter;
 
 use crate::store::Location;
 use crate::{ConnectorError, Result};
@@ -40,6 +40,8 @@ pub struct SinkConfig {
     /// A scale-out lane writes beside other lanes: its staging area, file names and manifests
     /// carry the lane, so lanes never touch each other's files.
     pub lane: Option<String>,
+    /// A `kafka:` sink's topic: its published files are produced there.
+    pub topic: Option<millrace_spec::TopicSpec>,
 }
 
 impl SinkConfig {
@@ -47,7 +49,7 @@ impl SinkConfig {
         let (kind, _) = spec.target();
         let default_comp = match kind {
             SinkKind::Parquet => "zstd",
-            SinkKind::Jsonl | SinkKind::Megatron => "none",
+            SinkKind::Jsonl | SinkKind::Megatron | SinkKind::Kafka => "none",
         };
         SinkConfig {
             name: spec.display_name(index),
@@ -62,6 +64,7 @@ impl SinkConfig {
             target_tokens: spec.target_tokens.unwrap_or(100_000_000),
             megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(u16::MAX as usize + 1),
             lane: None,
+            topic: spec.kafka.clone(),
         }
     }
 
@@ -89,7 +92,7 @@ impl SinkConfig {
             (SinkKind::Parquet, _) => "parquet",
             (SinkKind::Jsonl, "zstd") => "jsonl.zst",
             (SinkKind::Jsonl, "gzip") => "jsonl.gz",
-            (SinkKind::Jsonl, _) => "jsonl",
+            (SinkKind::Jsonl, _) | (SinkKind::Kafka, _) => "jsonl",
             (SinkKind::Megatron, _) => "bin",
         }
     }
@@ -243,7 +246,8 @@ impl PartitionWriter {
         self.data_schema.get_or_insert(schema.clone());
         Ok(match self.cfg.kind {
             SinkKind::Parquet => OpenFile::Parquet(parquet::ParquetFile::create(&self.cfg, staging, rel, schema)?),
-            SinkKind::Jsonl => {
+            // A Kafka sink stages its rows as JSON lines, produced once they are published.
+            SinkKind::Jsonl | SinkKind::Kafka => {
                 let comp = LineCompression::parse(&self.cfg.compression);
                 OpenFile::Jsonl(JsonlFile::create(staging, rel, comp)?)
             }

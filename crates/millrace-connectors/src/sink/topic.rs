@@ -1,14 +1,15 @@
-//! The dead-letter topic (`dead_letter:`): an epoch's committed rejects, produced to Kafka as the
-//! JSON lines the rejects files hold, after the files are published and before the checkpoint.
-//! The producer is idempotent, so retries within a run do not repeat a record; a crash between the
-//! produce and the checkpoint re-runs the epoch and produces its rejects again: at least once,
-//! each record keyed by where it came from (`source`) and carrying the epoch in a header, so a
-//! consumer can drop repeats.
+//! Kafka topics a run produces to: a `kafka:` sink (its rows, staged and published as a JSONL sink
+//! under the state like any sink's files, then produced) and the dead-letter topic (the committed
+//! rejects). An epoch's published files are produced as their JSON lines after they are published
+//! and before the checkpoint. The producer is idempotent, so retries within a run do not repeat a
+//! record; a crash between the produce and the checkpoint re-runs the epoch and produces its
+//! records again: at least once, each record keyed by `key_field` and carrying the epoch in a
+//! header, so a consumer can drop repeats.
 
 use super::StagedFile;
 use crate::store::{Location, storage};
 use crate::{ConnectorError, Result};
-use millrace_spec::DeadLetterSpec;
+use millrace_spec::TopicSpec;
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -18,24 +19,26 @@ use std::time::Duration;
 const WINDOW: usize = 1000;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub struct DeadLetter {
+pub struct TopicWriter {
     producer: FutureProducer,
     topic: String,
+    key_field: String,
 }
 
-impl std::fmt::Debug for DeadLetter {
+impl std::fmt::Debug for TopicWriter {
     // Options may hold credentials: only the topic is shown.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DeadLetter({})", self.topic)
+        write!(f, "TopicWriter({})", self.topic)
     }
 }
 
 fn err(what: &str, e: impl Into<crate::BoxError>) -> ConnectorError {
-    ConnectorError::write(&format!("dead-letter topic {what}"), e)
+    ConnectorError::write(&format!("kafka topic {what}"), e)
 }
 
-impl DeadLetter {
-    pub fn new(spec: &DeadLetterSpec) -> Result<Self> {
+impl TopicWriter {
+    /// `default_key`: the field that keys records when the spec names none.
+    pub fn new(spec: &TopicSpec, default_key: &str) -> Result<Self> {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &spec.brokers);
         for (k, v) in &spec.options {
@@ -43,7 +46,7 @@ impl DeadLetter {
         }
         c.set("enable.idempotence", "true");
         let producer = c.create().map_err(|e| err(&spec.topic, e))?;
-        Ok(Self { producer, topic: spec.topic.clone() })
+        Ok(Self { producer, topic: spec.topic.clone(), key_field: spec.key_field.clone().unwrap_or_else(|| default_key.to_string()) })
     }
 
     /// Produces every line of `files` (below `base`) and waits for their deliveries; returns how
@@ -61,7 +64,11 @@ impl DeadLetter {
             let mut lines = tokio_util::io::StreamReader::new(stream).lines();
             let mut window = Vec::with_capacity(WINDOW);
             while let Some(line) = lines.next_line().await.map_err(|e| err(&self.topic, e))? {
-                let key = serde_json::from_str::<serde_json::Value>(&line).ok().and_then(|v| v.get("source")?.as_str().map(str::to_string));
+                let key = serde_json::from_str::<serde_json::Value>(&line).ok().and_then(|v| match v.get(&self.key_field)? {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Null => None,
+                    other => Some(other.to_string()),
+                });
                 let headers = OwnedHeaders::new().insert(Header { key: "millrace-epoch", value: Some(&epoch_header) });
                 let mut rec = FutureRecord::to(&self.topic).payload(&line).headers(headers);
                 if let Some(k) = &key {
