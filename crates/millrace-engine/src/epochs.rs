@@ -168,7 +168,7 @@ impl KafkaEpochs {
             None => {
                 let cap = self.source.epoch_records(record_bytes);
                 let stopping = |stop: &[&Arc<AtomicBool>]| stop.iter().any(|s| s.load(Ordering::SeqCst));
-                let mut units = self.source.plan_epoch_of(&self.next, &self.bound, cap);
+                let mut units = self.source.plan_epoch(&self.next, &self.bound, cap);
                 // A following worker may collect for `max_interval` before taking a small epoch.
                 let collect_until = self.source.spec().epoch.max_interval.filter(|_| self.source.spec().follow).map(|i| self.last_planned + i.0);
                 loop {
@@ -186,7 +186,7 @@ impl KafkaEpochs {
                     }
                     tokio::time::sleep(FOLLOW_POLL).await;
                     self.refresh(&BTreeMap::new()).await?;
-                    units = self.source.plan_epoch_of(&self.next, &self.bound, cap);
+                    units = self.source.plan_epoch(&self.next, &self.bound, cap);
                 }
                 let plan = EpochPlan { epoch, units };
                 if !put_new(&loc, &plan).await? {

@@ -103,24 +103,14 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
             ctx.reject(ln, Some(offset), format!("invalid_utf8: {e}"), rec).await;
             continue;
         }
-        let captured;
-        let rec = match probe_with(rec, &ctx.opts.text_field, &ints, Some(&known)) {
-            Ok(unknown) if unknown.is_empty() => rec,
-            Ok(unknown) => match super::schema::outside(rec, &unknown, &known) {
-                Ok(r) => {
-                    captured = r;
-                    &captured[..]
-                }
-                Err(reason) => {
-                    ctx.reject(ln, Some(offset), reason, rec).await;
-                    continue;
-                }
-            },
+        let admitted = match admit(rec, &ctx.opts.text_field, &ints, &known) {
+            Ok(r) => r,
             Err(reason) => {
                 ctx.reject(ln, Some(offset), reason, rec).await;
                 continue;
             }
         };
+        let rec: &[u8] = &admitted;
         // Flushing before a record that would overflow the batch keeps the buffer within its
         // preallocated size, so it never doubles.
         if !p.pos.is_empty() && (p.pos.len() >= ctx.opts.batch_rows || p.buf.len() + rec.len() >= ctx.opts.batch_bytes) {
@@ -190,6 +180,17 @@ pub(super) fn decode_with(schema: &SchemaRef, buf: &[u8], rows: usize) -> std::r
         .build_decoder()
         .map_err(|e| e.to_string())?;
     super::decode_all(d, buf, schema)
+}
+
+/// A JSON record as it goes to the decoder: checked by [`probe_with`], and with its fields outside
+/// the run's columns dealt with as the schema mode says (moved into `_extra`, or the reject reason).
+/// Borrowed unless it had such fields.
+pub(crate) fn admit<'a>(rec: &'a [u8], field: &str, ints: &[&str], known: &Known) -> std::result::Result<std::borrow::Cow<'a, [u8]>, String> {
+    let unknown = probe_with(rec, field, ints, Some(known))?;
+    if unknown.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(rec));
+    }
+    super::schema::outside(rec, &unknown, known).map(std::borrow::Cow::Owned)
 }
 
 /// Checks that a line is one JSON object whose `field` is a string, without building a value tree.

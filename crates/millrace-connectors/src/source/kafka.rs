@@ -169,8 +169,6 @@ impl KafkaSource {
         }
     }
 
-    /// The next epoch's units: from each partition's next offset towards `bound`, at most
-    /// `epoch.max_records` records in all, shared fairly between partitions with records left.
     /// Records the next epoch may take: `epoch.max_records`, lowered so that `epoch.max_bytes` holds
     /// at `record_bytes` (the mean payload size read so far) when both are known.
     pub fn epoch_records(&self, record_bytes: Option<u64>) -> u64 {
@@ -181,12 +179,9 @@ impl KafkaSource {
         self.spec.epoch.max_records.min(by_bytes)
     }
 
-    pub fn plan_epoch(&self, next: &BTreeMap<Partition, i64>, bound: &BTreeMap<Partition, i64>) -> Vec<WorkUnit> {
-        self.plan_epoch_of(next, bound, self.spec.epoch.max_records)
-    }
-
-    /// [`Self::plan_epoch`] for at most `records` records.
-    pub fn plan_epoch_of(&self, next: &BTreeMap<Partition, i64>, bound: &BTreeMap<Partition, i64>, records: u64) -> Vec<WorkUnit> {
+    /// The next epoch's units: from each partition's next offset towards `bound`, at most `records`
+    /// records in all (see [`Self::epoch_records`]), shared fairly between partitions with records left.
+    pub fn plan_epoch(&self, next: &BTreeMap<Partition, i64>, bound: &BTreeMap<Partition, i64>, records: u64) -> Vec<WorkUnit> {
         let mut left: Vec<(&Partition, i64, i64)> = bound
             .iter()
             .filter_map(|(p, end)| {
@@ -426,19 +421,15 @@ pub(crate) async fn read(ctx: &UnitCtx<'_>, source: &KafkaSource) -> Result<()> 
     while let Some(r) = reader.next().await? {
         let len = r.payload.len();
         ctx.metrics.bytes_read.fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
-        let mut captured = None;
+        let mut admitted = None;
         let problem = if max > 0 && len as u64 > max {
             Some(format!("record_too_large: {len} bytes, over max_record_bytes ({max})"))
         } else if json {
-            match super::jsonl::probe_with(&r.payload, &ctx.opts.text_field, &ints, Some(&known)) {
-                Ok(unknown) if unknown.is_empty() => None,
-                Ok(unknown) => match super::schema::outside(&r.payload, &unknown, &known) {
-                    Ok(rec) => {
-                        captured = Some(rec);
-                        None
-                    }
-                    Err(reason) => Some(reason),
-                },
+            match super::jsonl::admit(&r.payload, &ctx.opts.text_field, &ints, &known) {
+                Ok(rec) => {
+                    admitted = Some(rec);
+                    None
+                }
                 Err(reason) => Some(reason),
             }
         } else {
@@ -457,7 +448,7 @@ pub(crate) async fn read(ctx: &UnitCtx<'_>, source: &KafkaSource) -> Result<()> 
             continue;
         }
         if json {
-            b.buf.extend_from_slice(captured.as_deref().unwrap_or(&r.payload));
+            b.buf.extend_from_slice(admitted.as_deref().unwrap_or(&r.payload));
             b.buf.push(b'\n');
         } else {
             b.texts.append_value(String::from_utf8_lossy(&r.payload));

@@ -403,7 +403,7 @@ pub async fn evolve_schema(registry: &StoreRegistry, files: &[InputFile], opts: 
     let inferred = match opts.format {
         Format::Jsonl => jsonl::infer(registry, &sample_files(files, opts.schema.sample_files), opts).await?.0,
         _ => {
-            let mut fields: Vec<Field> = Vec::new();
+            let mut seen = Schema::empty();
             // A footer or a header is cheap: every new file is looked at.
             for f in files {
                 let loc = registry.resolve(&f.url)?;
@@ -413,12 +413,12 @@ pub async fn evolve_schema(registry: &StoreRegistry, files: &[InputFile], opts: 
                     _ => csv::infer(&loc, f, opts).await,
                 };
                 match s {
-                    Ok(s) => fields.extend(s.fields().iter().filter(|g| !fields.iter().any(|h| h.name() == g.name())).map(|g| g.as_ref().clone()).collect::<Vec<_>>()),
+                    Ok(s) => seen = schema::evolve(&seen, &s).unwrap_or(seen),
                     Err(e) if e.is_data_error() => {}
                     Err(e) => return Err(e),
                 }
             }
-            Schema::new(fields)
+            seen
         }
     };
     Ok(schema::evolve(current, &Schema::new(columns(&inferred, opts))).map(Arc::new))
