@@ -407,11 +407,12 @@ async fn rename(base: &Location, from: &Path, to: &Path, copy_limit: u64) -> obj
     }
     let size = crate::store::retrying(|| base.store.head(from)).await?.size;
     if size > copy_limit {
+        // A completed upload is the whole object.
         crate::store::retrying(|| stream_copy(&base.store, from, to, size)).await?;
     } else {
         crate::store::retrying(|| base.store.copy(from, to)).await?;
+        await_copy(&base.store, to, size).await?;
     }
-    await_copy(&base.store, to, size).await?;
     match delete(&base.store, from).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(e),
