@@ -184,13 +184,11 @@ async fn run_leased(
         }
     };
     let mut schema = sp.schema.clone();
-    // A stream's columns come from a sample of the first epoch it plans (of every epoch it plans,
-    // in `evolve` mode); a file run's from the files sampled when it was planned, then, in
-    // `evolve` mode, from each epoch's files not sampled yet.
-    let mut to_sample = sp.opts.kafka.clone();
+    // The run's columns come from its input: a file run's from the files sampled when it was
+    // planned; a stream's (or a watcher's that started with nothing) from the first epoch it plans.
+    // In `evolve` mode each later epoch adds what its new input brings.
     let evolving = sp.opts.schema.mode == millrace_spec::SchemaMode::Evolve;
-    let mut stream_sampled = false;
-    let mut schema_sampled = sp.opts.kafka.is_some() || sp.files.iter().any(|f| f.size > 0);
+    let mut input_sampled = sp.opts.kafka.is_none() && sp.files.iter().any(|f| f.size > 0);
     let mut sampled: std::collections::HashSet<String> =
         sp.opts.schema_sample(&sp.files).iter().map(|f| f.url.clone()).collect();
     if let Some(r) = &opts.ready {
@@ -204,8 +202,7 @@ async fn run_leased(
         _ => None,
     });
     let dead_letter = spec.spec.dead_letter.as_ref().map(|d| TopicWriter::new(&d.value, "source")).transpose()?;
-    let id_field = spec.spec.source.id_field.clone().unwrap_or_else(|| "id".into());
-    let topics: Vec<Option<TopicWriter>> = sinks.sinks.iter().map(|s| s.topic.as_ref().map(|t| TopicWriter::new(t, &id_field)).transpose()).collect::<std::result::Result<_, _>>()?;
+    let topics: Vec<Option<TopicWriter>> = sinks.sinks.iter().map(|s| s.topic.as_ref().map(|t| TopicWriter::new(t, &sp.opts.id_field)).transpose()).collect::<std::result::Result<_, _>>()?;
     let metrics = Arc::new(SourceMetrics::default());
     let progress = opts.progress.then(|| crate::progress::Progress::start(total_bytes, metrics.clone()));
     let mut summary = RunSummary {
@@ -240,37 +237,29 @@ async fn run_leased(
         let record_bytes = (read > 0).then(|| bytes / read);
         let Some(units) = epochs.next(epoch, &stops, record_bytes).await? else { break };
         first_epoch += 1;
-        if let Some(k) = &to_sample {
-            let sample = k.schema(&units, &sp.opts).await?;
-            if !stream_sampled {
-                schema = sample;
-                stream_sampled = true;
-                if !evolving {
-                    to_sample = None;
-                }
-            } else if let Some(g) = source::schema::evolve(&schema, &sample) {
-                tracing::info!(epoch, columns = g.fields().len(), "new fields in the stream: columns added");
-                schema = Arc::new(g);
-            }
-        } else if !schema_sampled {
-            // A watching run that started with nothing to sample takes its columns from the first
-            // files that land, as a run that found them at the start would have.
-            let mut files: Vec<_> = units.iter().map(|u| u.file.clone()).collect();
-            files.dedup_by(|a, b| a.url == b.url);
-            let mut o = sp.opts.clone();
-            schema = source::infer_schema(&registry, &files, &mut o).await?;
-            sampled.extend(files.into_iter().map(|f| f.url));
-            schema_sampled = true;
-        } else if evolving {
-            let mut new_files = Vec::new();
+        if !input_sampled || evolving {
+            // Files of this epoch not sampled yet (a stream samples its planned records instead).
+            let mut unseen = Vec::new();
             for u in &units {
-                if sampled.insert(u.file.url.clone()) {
-                    new_files.push(u.file.clone());
+                if sp.opts.kafka.is_none() && sampled.insert(u.file.url.clone()) {
+                    unseen.push(u.file.clone());
                 }
             }
-            if let Some(g) = source::evolve_schema(&registry, &new_files, &sp.opts, &schema).await? {
-                tracing::info!(epoch, columns = g.fields().len(), "new fields in this epoch's files: columns added");
-                schema = g;
+            if !input_sampled {
+                schema = match &sp.opts.kafka {
+                    Some(k) => k.schema(&units, &sp.opts).await?,
+                    None => source::infer_schema(&registry, &unseen, &mut sp.opts.clone()).await?,
+                };
+                input_sampled = true;
+            } else {
+                let grown = match &sp.opts.kafka {
+                    Some(k) => source::schema::evolve(&schema, &*k.schema(&units, &sp.opts).await?).map(Arc::new),
+                    None => source::evolve_schema(&registry, &unseen, &sp.opts, &schema).await?,
+                };
+                if let Some(g) = grown {
+                    tracing::info!(epoch, columns = g.fields().len(), "new fields in this epoch's input: columns added");
+                    schema = g;
+                }
             }
         }
         let epoch_started = chrono::Utc::now();
