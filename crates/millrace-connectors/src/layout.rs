@@ -67,13 +67,18 @@ impl RunLayout {
         Ok(Self { sinks, rejects, owner: state.clone(), state, reports: registry.resolve(&reports_url)?, dedupe_indexes })
     }
 
+    /// Where a scale-out lane keeps its state: below the spec's.
+    pub fn lane_state(&self, lane: &str) -> Location {
+        self.owner.child(&format!("lanes/{lane}"))
+    }
+
     /// The layout of one scale-out lane: its own state below the spec's, its name on every file.
     pub fn lane(&self, lane: &str) -> Self {
         let named = |s: &Arc<SinkConfig>| Arc::new(SinkConfig { lane: Some(lane.to_string()), ..s.as_ref().clone() });
         Self {
             sinks: self.sinks.iter().map(named).collect(),
             rejects: named(&self.rejects),
-            state: self.owner.child(&format!("lanes/{lane}")),
+            state: self.lane_state(lane),
             owner: self.owner.clone(),
             reports: self.reports.clone(),
             dedupe_indexes: self.dedupe_indexes.clone(),

@@ -124,9 +124,27 @@ impl Lanes for Shared {
     }
 }
 
-/// Another worker holds (or just took) the lane: not this worker's error, ask again later.
-fn held_elsewhere(e: &EngineError) -> bool {
-    matches!(e, EngineError::Connector(ConnectorError::Conflict { .. } | ConnectorError::Fenced { .. }))
+/// How a lane's run ended.
+enum LaneEnd {
+    Done(RunSummary),
+    /// Another worker holds (or just took) the lane: not this worker's error, ask again later.
+    HeldElsewhere(EngineError),
+    /// Its open epoch was abandoned uncommitted (stopped past the shutdown timeout).
+    Abandoned,
+    Failed(EngineError),
+}
+
+fn lane_end(p: &Partition, r: std::result::Result<Result<RunSummary>, tokio::task::JoinError>) -> LaneEnd {
+    match r {
+        Ok(Ok(s)) => LaneEnd::Done(s),
+        Ok(Err(e @ EngineError::Connector(ConnectorError::Conflict { .. } | ConnectorError::Fenced { .. }))) => LaneEnd::HeldElsewhere(e),
+        Ok(Err(EngineError::Interrupted { .. })) => LaneEnd::Abandoned,
+        Ok(Err(e)) => LaneEnd::Failed(e),
+        Err(e) if e.is_panic() => {
+            LaneEnd::Failed(EngineError::Panic { task: format!("running lane {}", lane_name(p)), message: millrace_connectors::panic_message(e.into_panic().as_ref()) })
+        }
+        Err(e) => LaneEnd::Failed(EngineError::Task { epoch: 0, task: "running a lane", source: e }),
+    }
 }
 
 /// Runs this worker's share of the partitions until stopped (or, with `follow: false`, until its
@@ -157,7 +175,7 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
         r.store(true, Ordering::SeqCst);
     }
     let spec = Arc::new(spec.clone());
-    let started = Instant::now();
+    let (started, started_at) = (Instant::now(), chrono::Utc::now());
     let mut tasks: BTreeMap<Partition, tokio::task::JoinHandle<Result<RunSummary>>> = BTreeMap::new();
     let mut drained: BTreeSet<Partition> = BTreeSet::new();
     let mut retry_at: BTreeMap<Partition, Instant> = BTreeMap::new();
@@ -193,7 +211,7 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
             }
             let assigned = shared.assigned();
             for p in all.iter().filter(|p| !assigned.contains(*p) && !tasks.contains_key(*p) && !drained.contains(*p)) {
-                let held = millrace_connectors::ownership::Lease::is_held(&layout.lane(&lane_name(p)).state, ttl).await.unwrap_or(true);
+                let held = millrace_connectors::ownership::Lease::is_held(&layout.lane_state(&lane_name(p)), ttl).await.unwrap_or(true);
                 if held {
                     unheld_since.remove(p);
                     continue;
@@ -217,25 +235,18 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
             if let Ok(mut r) = shared.running.lock() {
                 r.insert(p.clone(), flags.clone());
             }
-            let lane_opts = RunOptions {
-                limit: None,
-                progress: false,
-                cancel: Some(flags.cancel.clone()),
-                stop: Some(flags.stop.clone()),
-                ready: None,
-                run_id: Some(run_id.clone()),
-            };
+            let lane_opts = RunOptions { cancel: Some(flags.cancel.clone()), stop: Some(flags.stop.clone()), ..Default::default() };
             let (spec, registry) = (spec.clone(), registry.clone());
             let lane_layout = layout.lane(&lane_name(p));
             let lane_source = source.lane(p.clone(), Some(member.clone()));
             let shared = shared.clone();
             let part = p.clone();
-            let lane_opts_run_id = run_id.clone();
+            // Every lane of a worker writes under the worker's run id.
+            let lane_run_id = run_id.clone();
             tasks.insert(
                 p.clone(),
                 tokio::spawn(async move {
-                    // Every lane of a worker writes under the worker's run id.
-                    let r = run_with_layout(&spec, lane_opts, lane_opts_run_id, registry, lane_layout, Some(lane_source)).await;
+                    let r = run_with_layout(&spec, lane_opts, lane_run_id, registry, lane_layout, Some(lane_source)).await;
                     if let Ok(mut running) = shared.running.lock() {
                         running.remove(&part);
                     }
@@ -247,8 +258,8 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
         let finished: Vec<Partition> = tasks.iter().filter(|(_, t)| t.is_finished()).map(|(p, _)| p.clone()).collect();
         for p in finished {
             let Some(t) = tasks.remove(&p) else { continue };
-            match t.await {
-                Ok(Ok(s)) => {
+            match lane_end(&p, t.await) {
+                LaneEnd::Done(s) => {
                     // A lane that ended on its own has read its partition; one that was stopped was
                     // revoked (and runs again if the partition comes back).
                     let was_adopted = adopted.remove(&p).is_some_and(|g| g == shared.generation.load(Ordering::SeqCst));
@@ -257,24 +268,23 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
                     }
                     summaries.push(s);
                 }
-                Ok(Err(e)) if held_elsewhere(&e) => {
+                LaneEnd::HeldElsewhere(e) => {
                     tracing::info!(topic = %p.0, partition = p.1, reason = %e, "lane is held by another worker; asking again");
                     // An adopted lane that someone else runs is theirs.
                     adopted.remove(&p);
                     retry_at.insert(p, Instant::now() + RETRY);
                 }
-                Ok(Err(e)) => failure = Some(e),
-                Err(e) if e.is_panic() => {
-                    failure = Some(EngineError::Panic { task: format!("running lane {}", lane_name(&p)), message: millrace_connectors::panic_message(e.into_panic().as_ref()) })
-                }
-                Err(e) => failure = Some(EngineError::Task { epoch: 0, task: "running a lane", source: e }),
+                // A revoked lane that could not commit in time: the worker goes on; the lane's
+                // next holder re-runs the epoch.
+                LaneEnd::Abandoned => tracing::warn!(topic = %p.0, partition = p.1, "the lane's open epoch was abandoned uncommitted"),
+                LaneEnd::Failed(e) => failure = Some(e),
             }
         }
         // Done (`follow: false`) when every partition is drained here or run by a live worker.
         if !k.follow && !all.is_empty() && tasks.is_empty() && wanted.iter().all(|p| drained.contains(p)) && adopted.is_empty() {
             let mut rest_held = true;
             for p in all.iter().filter(|p| !drained.contains(*p)) {
-                if !millrace_connectors::ownership::Lease::is_held(&layout.lane(&lane_name(p)).state, ttl).await.unwrap_or(true) {
+                if !millrace_connectors::ownership::Lease::is_held(&layout.lane_state(&lane_name(p)), ttl).await.unwrap_or(true) {
                     rest_held = false;
                     break;
                 }
@@ -298,12 +308,11 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
     let all: Vec<Partition> = tasks.keys().cloned().collect();
     let s2 = shared.clone();
     let _ = tokio::task::spawn_blocking(move || s2.stop(&all)).await;
-    for (_, t) in tasks {
-        match t.await {
-            Ok(Ok(s)) => summaries.push(s),
-            Ok(Err(e)) if held_elsewhere(&e) || matches!(e, EngineError::Interrupted { .. }) => {}
-            Ok(Err(e)) => failure = failure.or(Some(e)),
-            Err(e) => failure = failure.or(Some(EngineError::Task { epoch: 0, task: "running a lane", source: e })),
+    for (p, t) in tasks {
+        match lane_end(&p, t.await) {
+            LaneEnd::Done(s) => summaries.push(s),
+            LaneEnd::HeldElsewhere(_) | LaneEnd::Abandoned => {}
+            LaneEnd::Failed(e) => failure = failure.or(Some(e)),
         }
     }
     // Leaving hands the partitions to the other workers at once.
@@ -313,17 +322,17 @@ pub(crate) async fn run_worker(spec: &LoadedSpec, opts: RunOptions) -> Result<Ru
     if let Some(e) = failure {
         return Err(e);
     }
-    Ok(combine(&spec, run_id, summaries, started.elapsed()))
+    Ok(combine(&spec, run_id, started_at, summaries, started.elapsed()))
 }
 
 /// One summary of the worker from its lanes' (a lane may have run several times, after a revoke
 /// and a new assignment).
-fn combine(spec: &LoadedSpec, run_id: String, lanes: Vec<RunSummary>, wall: Duration) -> RunSummary {
+fn combine(spec: &LoadedSpec, run_id: String, started_at: chrono::DateTime<chrono::Utc>, lanes: Vec<RunSummary>, wall: Duration) -> RunSummary {
     let mut out = RunSummary {
         run_id,
         pipeline: spec.spec.name.value.clone(),
         spec_sha256: spec.sha256.clone(),
-        started_at: chrono::Utc::now() - chrono::Duration::from_std(wall).unwrap_or_default(),
+        started_at,
         ..Default::default()
     };
     for mut l in lanes {
