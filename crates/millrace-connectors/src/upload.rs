@@ -111,7 +111,10 @@ impl Upload {
     async fn send(&mut self, part: PutPayload) -> object_store::Result<()> {
         let m = match &mut self.multipart {
             Some(m) => m,
-            None => self.multipart.insert(Multipart { upload: self.store.put_multipart(&self.path).await?, parts: JoinSet::new() }),
+            None => {
+                let upload = crate::store::retrying(|| self.store.put_multipart(&self.path)).await?;
+                self.multipart.insert(Multipart { upload, parts: JoinSet::new() })
+            }
         };
         // A part that failed already fails the upload now, not after the rest were sent.
         while let Some(r) = m.parts.try_join_next() {
@@ -131,7 +134,9 @@ impl Upload {
         }
         let rest = std::mem::take(&mut self.buffer).freeze();
         let Some(m) = &mut self.multipart else {
-            self.store.put(&self.path, rest).await?;
+            // A whole-object put can be repeated: it rides out an outage longer than the store
+            // client's own retries, as bookkeeping requests do.
+            crate::store::retrying(|| self.store.put(&self.path, rest.clone())).await?;
             return Ok(());
         };
         if rest.content_length() > 0 {
