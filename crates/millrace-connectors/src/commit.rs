@@ -42,6 +42,27 @@ pub struct EpochManifest {
     /// Schema of the files, for readers that want it without opening a file.
     #[serde(default)]
     pub schema: Option<Vec<ColumnSchema>>,
+    /// A `delta:` sink's table version that holds the epoch (such a sink writes no manifest file:
+    /// this record exists only in the run's summary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_version: Option<i64>,
+}
+
+impl EpochManifest {
+    /// The record of an epoch whose files another log lists (a Delta table's).
+    pub fn in_memory(epoch: u64, run_id: &str, sink: &str, files: Vec<StagedFile>, schema: Option<Vec<ColumnSchema>>) -> Self {
+        EpochManifest {
+            epoch,
+            run_id: run_id.to_string(),
+            sink: sink.to_string(),
+            committed_at: Utc::now(),
+            rows: files.iter().map(|f| f.rows).sum(),
+            bytes: files.iter().map(|f| f.bytes).sum(),
+            files,
+            schema,
+            delta_version: None,
+        }
+    }
 }
 
 /// One column of a manifest's schema: its name, the Arrow type's display name, and nullability.
@@ -194,6 +215,30 @@ pub async fn publish_with(
     schema: Option<Vec<ColumnSchema>>,
     copy_limit: u64,
 ) -> Result<EpochManifest> {
+    let published = publish_files(base, &crate::sink::lane_staging_dir(lane, epoch), files, copy_limit).await?;
+    let m = EpochManifest {
+        epoch,
+        run_id: run_id.to_string(),
+        sink: sink.to_string(),
+        committed_at: Utc::now(),
+        rows: published.iter().map(|f| f.rows).sum(),
+        bytes: published.iter().map(|f| f.bytes).sum(),
+        files: published,
+        schema,
+        delta_version: None,
+    };
+    let manifest = manifest_path(base, lane, epoch);
+    put_json(&manifest, &m).await?;
+    if manifest.local_path().is_some() {
+        fsync_local(std::slice::from_ref(&manifest)).await?;
+    }
+    Ok(m)
+}
+
+/// Moves an epoch's staged files into place (sorted by path) and empties the epoch's staging
+/// area `staging_dir` (of what a crashed attempt may have left); on local disk the files are
+/// fsynced. A Delta sink's files then go into the table's log; every other sink's into a manifest.
+pub async fn publish_files(base: &Location, staging_dir: &str, files: Vec<StagedFile>, copy_limit: u64) -> Result<Vec<StagedFile>> {
     let mut published = Vec::with_capacity(files.len());
     for mut f in files {
         if let Some(staging) = f.staging.take() {
@@ -210,25 +255,18 @@ pub async fn publish_with(
         published.push(f);
     }
     published.sort_by(|a, b| a.path.cmp(&b.path));
-    let m = EpochManifest {
-        epoch,
-        run_id: run_id.to_string(),
-        sink: sink.to_string(),
-        committed_at: Utc::now(),
-        rows: published.iter().map(|f| f.rows).sum(),
-        bytes: published.iter().map(|f| f.bytes).sum(),
-        files: published,
-        schema,
-    };
-    let manifest = manifest_path(base, lane, epoch);
-    put_json(&manifest, &m).await?;
     // Staging of this epoch is now empty of our files; remove what a crashed attempt may have left.
-    delete_prefix(&base.child(&crate::sink::lane_staging_dir(lane, epoch))).await?;
+    delete_prefix(&base.child(staging_dir)).await?;
     if base.local_path().is_some() {
-        let paths: Vec<Location> = m.files.iter().map(|f| base.child(&f.path)).chain(std::iter::once(manifest)).collect();
+        let paths: Vec<Location> = published.iter().map(|f| base.child(&f.path)).collect();
         fsync_local(&paths).await?;
     }
-    Ok(m)
+    Ok(published)
+}
+
+/// Deletes what is staged for one epoch: a Delta sink's files for an epoch its table already holds.
+pub async fn discard_staged(base: &Location, staging_dir: &str) -> Result<usize> {
+    delete_prefix(&base.child(staging_dir)).await
 }
 
 /// Flushes published files and their directories to disk before the checkpoint is written, so a
@@ -315,18 +353,37 @@ async fn read_all<T: for<'de> Deserialize<'de>>(dir: &Location) -> Result<Vec<T>
     Ok(out)
 }
 
+/// An output location as repair sees it.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub base: Location,
+    /// This state's staging area there (emptied by repair).
+    pub staging_root: String,
+    /// What records the location's committed epochs.
+    pub record: OutputRecord,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutputRecord {
+    /// `_manifest/epoch-N.json` per epoch.
+    Manifests,
+    /// A Delta table's log: the newest epoch it holds for this writer (its txn version).
+    Delta(Option<u64>),
+}
+
 /// Removes what runs of this state left half-done: the files that pending records of epochs after
 /// `last_committed` list, with those epochs' manifests and the records themselves, and the staging
-/// area of every owned output location in `outputs` (for a scale-out `lane`, that lane's manifests
-/// and staging only). `resolve` opens a recorded sink URL. Returns the
-/// objects removed.
+/// area of every output (for a scale-out `lane`, that lane's manifests and staging only). The files
+/// of an epoch a Delta table already holds stay: that epoch is committed there, and its rerun will
+/// not commit it again. `resolve` opens a recorded sink URL. Returns the objects removed.
 ///
-/// A manifest of an epoch after the last checkpoint that no pending record covers cannot be proven
-/// uncommitted: the state was deleted or replaced (or a crash of a version that wrote no pending
-/// records). Nothing is deleted then, and the run stops with [`ConnectorError::Conflict`].
+/// A manifest (or a Delta txn) of an epoch after the last checkpoint that no pending record covers
+/// cannot be proven uncommitted: the state was deleted or replaced (or a crash of a version that
+/// wrote no pending records). Nothing is deleted then, and the run stops with
+/// [`ConnectorError::Conflict`].
 pub async fn repair(
     state: &Location,
-    outputs: &[Location],
+    outputs: &[Output],
     lane: Option<&str>,
     last_committed: Option<u64>,
     resolve: impl Fn(&str) -> Result<Location>,
@@ -338,18 +395,34 @@ pub async fn repair(
         .filter(|p| after(p.epoch))
         .flat_map(|p| p.sinks.iter().map(move |s| (s.url.trim_end_matches('/').to_string(), p.epoch)))
         .collect();
-    for base in outputs {
-        // Only this state's manifests: a scale-out lane's, not its neighbours'.
-        for m in read_all::<EpochManifest>(&base.child(&crate::sink::manifest_dir(lane))).await? {
-            if after(m.epoch) && !covered.contains(&(base.url().trim_end_matches('/').to_string(), m.epoch)) {
-                let since = last_committed.map(|l| format!("after its last checkpoint (epoch {l})")).unwrap_or_else(|| "and has no checkpoints".into());
+    let key = |l: &Location| l.url().trim_end_matches('/').to_string();
+    let since = || last_committed.map(|l| format!("after its last checkpoint (epoch {l})")).unwrap_or_else(|| "and has no checkpoints".into());
+    for out in outputs {
+        let base = &out.base;
+        if let OutputRecord::Delta(Some(v)) = out.record {
+            if after(v) && !covered.contains(&(key(base), v)) {
                 return Err(ConnectorError::Conflict {
                     url: base.url(),
                     message: format!(
-                        "epoch {} is committed here (its manifest lists {} files), but this pipeline's state {} {since} and no record of that epoch: the state was deleted or replaced. Restore it, or empty this location to start over; nothing was deleted",
+                        "the Delta table holds epoch {v} of this sink's writer, but this pipeline's state {} {} and no record of that epoch: the state was deleted or replaced. Restore it, or give the sink another name; nothing was deleted",
+                        state.url(),
+                        since()
+                    ),
+                });
+            }
+            continue;
+        }
+        // Only this state's manifests: a scale-out lane's, not its neighbours'.
+        for m in read_all::<EpochManifest>(&base.child(&crate::sink::manifest_dir(lane))).await? {
+            if after(m.epoch) && !covered.contains(&(key(base), m.epoch)) {
+                return Err(ConnectorError::Conflict {
+                    url: base.url(),
+                    message: format!(
+                        "epoch {} is committed here (its manifest lists {} files), but this pipeline's state {} {} and no record of that epoch: the state was deleted or replaced. Restore it, or empty this location to start over; nothing was deleted",
                         m.epoch,
                         m.files.len(),
-                        state.url()
+                        state.url(),
+                        since()
                     ),
                 });
             }
@@ -359,17 +432,26 @@ pub async fn repair(
     for p in &pendings {
         if after(p.epoch) {
             for s in &p.sinks {
+                let delta = outputs.iter().find(|o| key(&o.base) == s.url.trim_end_matches('/')).and_then(|o| match o.record {
+                    OutputRecord::Delta(v) => Some(v),
+                    OutputRecord::Manifests => None,
+                });
+                if delta.is_some_and(|v| v.is_some_and(|v| v >= p.epoch)) {
+                    continue; // committed in the table
+                }
                 let base = resolve(&s.url)?;
                 for f in &s.files {
                     removed += delete_if_present(&base.child(f)).await?;
                 }
-                removed += delete_if_present(&manifest_path(&base, lane, p.epoch)).await?;
+                if delta.is_none() {
+                    removed += delete_if_present(&manifest_path(&base, lane, p.epoch)).await?;
+                }
             }
         }
         delete_pending(state, p.epoch).await?;
     }
-    for base in outputs {
-        let staging = base.child(&crate::sink::staging_root(lane));
+    for out in outputs {
+        let staging = out.base.child(&out.staging_root);
         removed += delete_prefix(&staging).await?;
         if let Some(dir) = staging.local_path() {
             // Local listings skip some names (`part-…#1`); the directory itself is ours to empty.
@@ -491,7 +573,7 @@ mod tests {
         let rel = crate::sink::file_name(1, 0, 0, "bin");
         let staging = base.child(&format!("{}/{rel}", crate::sink::staging_dir(1)));
         staging.store.put(&staging.path, body.to_vec().into()).await.unwrap();
-        let f = StagedFile { path: rel, staging: Some(staging.path.clone()), rows: 1, bytes: body.len() as u64, sha256: String::new() };
+        let f = StagedFile { path: rel, staging: Some(staging.path.clone()), rows: 1, bytes: body.len() as u64, sha256: String::new(), delta_stats: None };
         (staging, f)
     }
 

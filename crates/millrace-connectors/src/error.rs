@@ -44,6 +44,12 @@ pub enum ConnectorError {
         #[source]
         source: BoxError,
     },
+    #[error("Delta table {url}: {source}")]
+    Delta {
+        url: String,
+        #[source]
+        source: Box<deltalake_core::DeltaTableError>,
+    },
     /// Another pipeline state owns this location, or another run holds this state's lease.
     #[error("conflict at {url}: {message}")]
     Conflict { url: String, message: String },

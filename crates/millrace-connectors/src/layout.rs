@@ -31,13 +31,21 @@ impl RunLayout {
         let is_topic = |s: &SinkSpec| s.target().0 == SinkKind::Kafka;
         let first_url = spec.sinks.iter().find(|s| !is_topic(&s.value)).map(|s| s.value.target().1.to_string()).unwrap_or_default();
         let join = |base: &str, sub: &str| format!("{}/{}", base.trim_end_matches('/'), sub);
-        let rejects_url = spec.rejects.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join(&first_url, "_rejects"));
-        let state_url = spec.state.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join(&first_url, "_millrace"));
+        // A Delta table is shared by the pipelines appending to it: inside one, the default
+        // records of each pipeline are its own.
+        let first_is_delta = spec.sinks.iter().find(|s| !is_topic(&s.value)).is_some_and(|s| s.value.target().0 == SinkKind::Delta);
+        let own = |sub: &str| if first_is_delta { format!("{sub}/{}", spec.name.value) } else { sub.to_string() };
+        let rejects_url = spec.rejects.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join(&first_url, &own("_rejects")));
+        let state_url = spec.state.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| join(&first_url, &own("_millrace")));
         let mut sinks = Vec::new();
         for (i, s) in spec.sinks.iter().enumerate() {
             // A Kafka sink's rows are staged and published under the state before they are produced.
             let url = if is_topic(&s.value) { join(&state_url, &format!("topics/{}", s.value.display_name(i))) } else { s.value.target().1.to_string() };
-            sinks.push(Arc::new(SinkConfig::from_spec(&s.value, i, registry.resolve(&url)?)));
+            let mut cfg = SinkConfig::from_spec(&s.value, i, registry.resolve(&url)?);
+            if cfg.kind == SinkKind::Delta {
+                cfg.delta = Some(Arc::new(crate::delta::DeltaSettings::from_spec(&spec.name.value, &cfg.name, &s.value)));
+            }
+            sinks.push(Arc::new(cfg));
         }
         let reports_url = spec.report.dir.clone().unwrap_or_else(|| join(&state_url, "runs"));
         let rejects = Arc::new(SinkConfig {
@@ -54,6 +62,7 @@ impl RunLayout {
             megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(0),
             lane: None,
             topic: None,
+            delta: None,
         });
         let mut dedupe_indexes = BTreeMap::new();
         for (i, st) in spec.stages.iter().enumerate() {

@@ -99,6 +99,7 @@ impl StoreRegistry {
     }
 
     fn build(&self, kind: ObjectStoreScheme, scheme: &str, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+        install_crypto_provider();
         use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
         use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
         use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
@@ -305,6 +306,18 @@ pub(crate) fn kind(loc: &Location) -> Option<ObjectStoreScheme> {
 
 fn bad(raw: &str, e: impl std::fmt::Display) -> ConnectorError {
     ConnectorError::InvalidUrl { url: crate::redact::url(raw), message: crate::redact::text(&e.to_string()) }
+}
+
+/// object_store's HTTP client takes TLS from the process-wide rustls provider, and rustls picks one
+/// by itself only when a single provider is compiled in; the Delta kernel's client brings aws-lc
+/// beside ring, so without this the first HTTPS (or HTTP) store would panic. Ring: the one
+/// object_store was built and tested with.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err: a provider is installed already (by the embedding program); keep it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 pub(crate) fn storage(op: &'static str, url: &str, source: object_store::Error) -> ConnectorError {

@@ -12,12 +12,13 @@ use crate::{EngineError, REJECT_COLUMN, Result};
 use datafusion::physical_plan::execute_stream_partitioned;
 use futures::StreamExt;
 use millrace_connectors::commit::{self, ColumnSchema};
+use millrace_connectors::delta;
 use millrace_connectors::layout::RunLayout;
 use millrace_connectors::ownership::{self, Lease};
 use millrace_connectors::reject::{Reject, RejectSender};
 use millrace_connectors::sink::{JsonlFile, LineCompression, PartitionWriter, SinkConfig, StagedFile, TopicWriter};
 use millrace_connectors::source::{self, SourceMetrics, WorkUnit};
-use millrace_connectors::store::{Location, StoreRegistry};
+use millrace_connectors::store::StoreRegistry;
 use millrace_spec::LoadedSpec;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -136,11 +137,20 @@ async fn run_leased(
     // only in locations this state owns.
     let checkpoints = commit::read_checkpoints(&sinks.state).await?;
     let last = checkpoints.iter().map(|c| c.epoch).max();
-    for s in sinks.outputs() {
+    // A Delta table is shared by its writers and arbitrated by its log: only the other outputs are
+    // claimed.
+    for s in sinks.outputs().filter(|s| s.delta.is_none()) {
         ownership::claim(&s.base, &sinks.owner, &spec.spec.name.value, &run_id, last.is_some()).await?;
     }
-
-    let outputs: Vec<Location> = sinks.outputs().map(|s| s.base.clone()).collect();
+    let mut tables: Vec<Option<delta::Table>> = sinks.sinks.iter().map(|s| s.delta.as_ref().map(|_| delta::Table::open(&s.base)).transpose()).collect::<std::result::Result<_, _>>()?;
+    let mut outputs = Vec::new();
+    for (s, t) in sinks.outputs().zip(tables.iter_mut().map(Some).chain(std::iter::once(None))) {
+        let record = match (t.and_then(|t| t.as_mut()), &s.delta) {
+            (Some(t), Some(d)) => commit::OutputRecord::Delta(t.txn_version(&d.app_id(s.lane.as_deref())).await?),
+            _ => commit::OutputRecord::Manifests,
+        };
+        outputs.push(commit::Output { base: s.base.clone(), staging_root: s.staging_root(), record });
+    }
     let removed = commit::repair(&sinks.state, &outputs, sinks.rejects.lane.as_deref(), last, |url| Ok(registry.resolve(url)?)).await?;
     if removed > 0 {
         tracing::warn!(removed, "removed files of an uncommitted epoch from an earlier run");
@@ -223,6 +233,8 @@ async fn run_leased(
         .collect();
     let read_opts = Arc::new(sp.opts.clone());
     let mut first_epoch = last.map(|l| l + 1).unwrap_or(0);
+    // `mode: overwrite` replaces a Delta table's contents once: with the state's first epoch.
+    let mut overwrote = false;
     let mut remaining_limit = opts.limit;
     let stops: Vec<&Arc<AtomicBool>> = opts.cancel.iter().chain(opts.stop.iter()).collect();
     loop {
@@ -363,8 +375,25 @@ async fn run_leased(
             return Err(e);
         }
 
-        // Commit: every sink, then the rejects, then the checkpoint that marks the source units done.
+        // Commit: every sink, then the rejects, then the Delta tables, then the checkpoint that marks
+        // the source units done.
         let columns = Some(ColumnSchema::from_arrow(&out_schema, &[REJECT_COLUMN]));
+        let committed = opts.limit.is_none();
+        // A Delta table that already holds this epoch (its commit landed, the checkpoint did not)
+        // keeps what it has: this attempt's files are dropped.
+        let mut held = vec![None; sinks.sinks.len()];
+        let data_schema = Arc::new(datafusion::arrow::datatypes::Schema::new(out_schema.fields().iter().filter(|f| f.name() != REJECT_COLUMN).cloned().collect::<Vec<_>>()));
+        for (i, t) in tables.iter_mut().enumerate() {
+            let s = &sinks.sinks[i];
+            if let (Some(t), Some(d)) = (t.as_mut(), &s.delta) {
+                if t.txn_version(&d.app_id(s.lane.as_deref())).await?.is_some_and(|v| v >= epoch) {
+                    held[i] = t.refresh().await?;
+                    commit::discard_staged(&s.base, &s.staging_dir(epoch)).await?;
+                } else {
+                    t.check_output(d, &data_schema, &s.partition_by).await?;
+                }
+            }
+        }
         // Nothing is published by a run that may have lost its lease; what is about to be published is
         // recorded first, so a crash in the middle is repaired from the record.
         lease.verify().await?;
@@ -374,15 +403,28 @@ async fn run_leased(
             sinks: per_sink
                 .iter()
                 .zip(&sinks.sinks)
-                .map(|(files, s)| (s.base.url(), files))
+                .zip(&held)
+                .filter(|(_, h)| h.is_none())
+                .map(|((files, s), _)| (s.base.url(), files))
                 .chain(std::iter::once((sinks.rejects.base.url(), &reject_files)))
                 .map(|(url, files)| commit::PendingSink { url, files: files.iter().map(|f| f.path.clone()).collect() })
                 .collect(),
         };
         commit::write_pending(&sinks.state, &pending).await?;
         let mut manifests = Vec::with_capacity(per_sink.len());
+        let mut delta_files = Vec::new();
         for (i, files) in per_sink.into_iter().enumerate() {
             let s = &sinks.sinks[i];
+            if s.delta.is_some() {
+                // Published now, logged after the other sinks: the table is the last to learn of the epoch.
+                let files = match held[i] {
+                    Some(_) => files,
+                    None => commit::publish_files(&s.base, &s.staging_dir(epoch), files, commit::server_copy_limit(&s.base)).await?,
+                };
+                manifests.push(commit::EpochManifest::in_memory(epoch, &run_id, &s.name, files.clone(), columns.clone()));
+                delta_files.push((i, files));
+                continue;
+            }
             let m = commit::publish(&s.base, &s.name, s.lane.as_deref(), &run_id, epoch, files, columns.clone()).await?;
             if let Some(t) = &topics[i] {
                 t.send(&s.base, &m.files, epoch).await?;
@@ -392,6 +434,35 @@ async fn run_leased(
         let rejects_manifest = commit::publish(&sinks.rejects.base, "rejects", sinks.rejects.lane.as_deref(), &run_id, epoch, reject_files, None).await?;
         if let Some(dl) = &dead_letter {
             dl.send(&sinks.rejects.base, &rejects_manifest.files, epoch).await?;
+        }
+        let overwrite = last.is_none() && !overwrote;
+        for (i, files) in delta_files {
+            let s = &sinks.sinks[i];
+            let (Some(table), Some(settings)) = (tables[i].as_mut(), s.delta.as_ref()) else { continue };
+            let version = match held[i] {
+                Some(v) => delta::Committed::Already(v),
+                // A preview (`--limit`) publishes but never logs: the next run removes its files.
+                None if !committed => continue,
+                None => {
+                    fail::fail_point!("before-delta-commit", |_| Err(EngineError::Epoch { epoch, source: "stopped before the Delta commit (failpoint)".into() }));
+                    lease.verify().await?;
+                    table
+                        .commit_epoch(&delta::EpochCommit {
+                            settings,
+                            lane: s.lane.as_deref(),
+                            epoch,
+                            run_id: &run_id,
+                            partition_by: &s.partition_by,
+                            files: &files,
+                            schema: &data_schema,
+                            overwrite: overwrite && settings.mode == millrace_spec::DeltaMode::Overwrite,
+                        })
+                        .await?
+                }
+            };
+            overwrote = true;
+            manifests[i].delta_version = Some(version.version());
+            tracing::info!(epoch, sink = %s.name, version = version.version(), "Delta table committed");
         }
 
         let rows_read = metrics.rows_read.load(Ordering::Relaxed) - before_read;
@@ -405,7 +476,6 @@ async fn run_leased(
         cp.rows_written = rows_out;
         cp.rows_rejected = source_rejected + stage_rejected;
         cp.rows_filtered = rows_read.saturating_sub(rows_out + stage_rejected);
-        let committed = opts.limit.is_none();
         if committed {
             // Tests stop here to leave an epoch published but not checkpointed, as a crash would.
             fail::fail_point!("before-checkpoint", |_| Err(EngineError::Epoch { epoch, source: "stopped before the checkpoint (failpoint)".into() }));

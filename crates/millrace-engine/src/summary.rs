@@ -155,6 +155,9 @@ pub struct SinkSummary {
     pub files: u64,
     pub rows: u64,
     pub bytes: u64,
+    /// A `delta:` sink's newest table version this run committed (or found holding its epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -240,6 +243,7 @@ impl RunSummary {
             ss.files += m.files.len() as u64;
             ss.rows += m.rows;
             ss.bytes += m.bytes;
+            ss.delta_version = ss.delta_version.max(m.delta_version);
         }
         if self.funnel.is_empty() {
             self.funnel = e.funnel.iter().map(|s| StepRecord { name: s.name.clone(), kind: s.kind.clone(), stage: s.stage, ..Default::default() }).collect();
@@ -300,7 +304,8 @@ impl RunSummary {
         }
         row(&mut s, "reconciled", if self.reconciled { "yes (read = written + filtered + rejected)".into() } else { "NO".into() });
         for sk in &self.sinks {
-            row(&mut s, &format!("sink {}", sk.name), format!("{} rows in {} files, {} -> {}", sk.rows, sk.files, human_bytes(sk.bytes), sk.url));
+            let version = sk.delta_version.map(|v| format!(" (Delta version {v})")).unwrap_or_default();
+            row(&mut s, &format!("sink {}", sk.name), format!("{} rows in {} files, {} -> {}{version}", sk.rows, sk.files, human_bytes(sk.bytes), sk.url));
         }
         row(&mut s, "wall time", format!("{:.2} s", self.wall_seconds));
         row(&mut s, "throughput", format!("{:.1} MB/s, {:.0} docs/s, {:.1} MB per CPU-second", self.mb_per_second, self.docs_per_second, self.mb_per_cpu_second));

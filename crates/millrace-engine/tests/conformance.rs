@@ -8,38 +8,9 @@ use millrace_connectors::store::{Location, StoreRegistry};
 use object_store::{ObjectStoreExt, PutPayload};
 use std::io::Write;
 
-struct Backend {
-    name: &'static str,
-    root: String,
-    storage_yaml: String,
-}
-
-fn backends() -> Vec<Backend> {
-    let require = std::env::var("MILLRACE_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
-    let run = uuid::Uuid::new_v4().to_string();
-    let mut v = Vec::new();
-    let dir = std::env::temp_dir().join(format!("millrace-conf-{run}"));
-    v.push(Backend { name: "local", root: dir.to_string_lossy().to_string(), storage_yaml: String::new() });
-    match std::env::var("MILLRACE_TEST_S3_ENDPOINT") {
-        Ok(ep) => v.push(Backend {
-            name: "s3",
-            root: format!("s3://millrace-test/{run}"),
-            storage_yaml: format!(
-                "storage:\n  s3:\n    endpoint: {ep}\n    allow_http: true\n    region: us-east-1\n    access_key_id: test\n    secret_access_key: test\n    virtual_hosted_style_request: false\n"
-            ),
-        }),
-        Err(_) => assert!(!require, "MILLRACE_TEST_S3_ENDPOINT is not set but services are required"),
-    }
-    match std::env::var("MILLRACE_TEST_AZURITE") {
-        Ok(_) => v.push(Backend {
-            name: "azure",
-            root: format!("az://millrace-test/{run}"),
-            storage_yaml: "storage:\n  azure:\n    use_emulator: true\n".into(),
-        }),
-        Err(_) => assert!(!require, "MILLRACE_TEST_AZURITE is not set but services are required"),
-    }
-    v
-}
+mod common;
+use common::Backend;
+use common::backends;
 
 fn docs(prefix: &str, n: usize) -> Vec<serde_json::Value> {
     (0..n)
@@ -284,6 +255,7 @@ async fn publish_paths(b: &Backend) {
             rows: 1,
             bytes: body.len() as u64,
             sha256: String::new(),
+            delta_stats: None,
         };
         let m = commit::publish_with(&base, "p", None, "run", epoch, vec![f], None, limit)
             .await

@@ -1,5 +1,5 @@
-//! Finding a sink's committed output: exactly the files its `_manifest/epoch-*.json` list, so files
-//! of an epoch that never committed are never checked. Hive partition directories (`lang=en/`)
+//! Finding a sink's committed output: exactly the files its `_manifest/epoch-*.json` list (a Delta
+//! table's: its current snapshot), so files of an epoch that never committed are never checked. Hive partition directories (`lang=en/`)
 //! become columns again, with the type the manifest recorded. Registered as the table `output`.
 
 use crate::GovernanceError;
@@ -95,7 +95,19 @@ pub async fn open_output(
         return Err(GovernanceError::UnsupportedSink { sink, kind: "kafka".into() });
     }
     let base = registry.resolve(&raw_url)?;
-    let manifests = commit::read_manifests(&base).await?;
+    let manifests = match kind {
+        // The table's current snapshot: the files its log lists, whoever wrote them.
+        SinkKind::Delta => match millrace_connectors::delta::Table::open(&base)?.snapshot().await? {
+            Some(s) => {
+                let columns = Some(ColumnSchema::from_arrow(&s.schema, &[]));
+                let mut m = EpochManifest::in_memory(s.version.max(0) as u64, "", &sink, s.files, columns);
+                m.delta_version = Some(s.version);
+                vec![m]
+            }
+            None => Vec::new(),
+        },
+        _ => commit::read_manifests(&base).await?,
+    };
     if manifests.is_empty() {
         return Err(GovernanceError::NothingCommitted { sink, url: base.url() });
     }

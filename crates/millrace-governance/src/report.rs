@@ -261,6 +261,7 @@ fn fill_from_run(report: &mut RunReport, summary: &RunSummary) {
             .map(|f| SinkFile { path: f.path.clone(), rows: f.rows, bytes: f.bytes, sha256: f.sha256.clone() })
             .collect();
         sr.epoch = manifests.clone().map(|m| m.epoch).max();
+        sr.version = manifests.clone().filter_map(|m| m.delta_version).max().and_then(|v| u64::try_from(v).ok());
         if let Some(schema) = manifests.filter_map(|m| m.schema.as_ref()).last() {
             sr.schema = schema_fields(schema);
         }
@@ -339,6 +340,7 @@ fn kind_name(k: millrace_spec::SinkKind) -> String {
         millrace_spec::SinkKind::Jsonl => "jsonl",
         millrace_spec::SinkKind::Megatron => "megatron",
         millrace_spec::SinkKind::Kafka => "kafka",
+        millrace_spec::SinkKind::Delta => "delta",
     }
     .to_string()
 }

@@ -107,6 +107,9 @@ fn start_running_fail_complete_events_are_valid() {
     assert_eq!(start["inputs"][0]["namespace"], "s3://crawl-raw");
     assert_eq!(start["inputs"][0]["name"], "cc-2025-06/segments/");
     assert_eq!(start["outputs"][1]["namespace"], "file");
+    // A table format's version (a Delta sink's) is the `version` facet.
+    assert_eq!(start["outputs"][1]["facets"]["version"]["datasetVersion"], "3");
+    assert!(start["outputs"][0]["facets"].get("version").is_none());
     assert!(start["outputs"][0]["facets"].get("dataQualityAssertions").is_none());
 
     let running = to_value(&b.epoch(&report, 3).expect("epoch 3"));

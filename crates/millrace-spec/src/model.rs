@@ -552,6 +552,23 @@ pub struct SinkSpec {
     /// JSON rows to a Kafka topic (see `docs/spec.md` for the guarantee).
     #[serde(default)]
     pub kafka: Option<TopicSpec>,
+    /// A Delta Lake table: one Delta commit per epoch (see `docs/spec.md`).
+    #[serde(default)]
+    pub delta: Option<String>,
+    /// delta: `append` (default) adds to the table; `overwrite` replaces its contents with the
+    /// first epoch this pipeline's state commits, then appends.
+    #[serde(default)]
+    pub mode: Option<Spanned<DeltaMode>>,
+    /// delta: `merge` adds new columns of the output to the table's schema (as nullable); without
+    /// it a column the table lacks is an error. A type conflict is always an error.
+    #[serde(default)]
+    pub schema_mode: Option<Spanned<DeltaSchemaMode>>,
+    /// delta: write a Delta checkpoint every this many table versions (default 10).
+    #[serde(default)]
+    pub checkpoint_interval: Option<u64>,
+    /// delta: table properties set when this run creates the table (`delta.appendOnly`, ...).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
     /// megatron: tokens per shard before a new one is started.
     #[serde(default, alias = "shard_tokens")]
     pub target_tokens: Option<u64>,
@@ -585,6 +602,22 @@ pub enum SinkKind {
     Megatron,
     /// Rows to a Kafka topic; the target is the topic name, not a URL.
     Kafka,
+    /// Parquet files committed to a Delta Lake table's log.
+    Delta,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DeltaMode {
+    #[default]
+    Append,
+    Overwrite,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeltaSchemaMode {
+    Merge,
 }
 
 impl SinkSpec {
@@ -601,6 +634,9 @@ impl SinkSpec {
         }
         if let Some(t) = &self.kafka {
             v.push((SinkKind::Kafka, t.topic.as_str()));
+        }
+        if let Some(u) = &self.delta {
+            v.push((SinkKind::Delta, u.as_str()));
         }
         v
     }

@@ -120,7 +120,7 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
     for (i, sink) in spec.sinks.iter().enumerate() {
         let kinds = sink.value.kinds();
         match kinds.len() {
-            0 => d.push(at(sink, "sink has no kind: give one of `parquet: <url>`, `jsonl: <url>`, `megatron: <url>` or `kafka: {brokers, topic}`".into(), None)),
+            0 => d.push(at(sink, "sink has no kind: give one of `parquet: <url>`, `jsonl: <url>`, `megatron: <url>`, `delta: <url>` or `kafka: {brokers, topic}`".into(), None)),
             1 if kinds[0].0 == crate::SinkKind::Kafka => {
                 let t = sink.value.kafka.as_ref().expect("a kafka kind has its topic");
                 if t.brokers.trim().is_empty() || t.topic.trim().is_empty() {
@@ -143,12 +143,34 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
         }
         if let Some(c) = &sink.value.compression {
             let ok: &[&str] = match sink.value.target().0 {
-                crate::SinkKind::Parquet => &["zstd", "snappy", "lz4", "gzip", "none", "uncompressed"],
+                crate::SinkKind::Parquet | crate::SinkKind::Delta => &["zstd", "snappy", "lz4", "gzip", "none", "uncompressed"],
                 crate::SinkKind::Jsonl => &["zstd", "gzip", "none"],
                 crate::SinkKind::Megatron | crate::SinkKind::Kafka => &["none"],
             };
             if !ok.contains(&c.value.as_str()) {
                 d.push(at(c, format!("unknown compression `{}`; one of {}", c.value, ok.join(", ")), suggest(&c.value, ok)));
+            }
+        }
+        if sink.value.target().0 != crate::SinkKind::Delta {
+            let v = &sink.value;
+            let only_delta = [
+                ("mode", v.mode.is_some()),
+                ("schema_mode", v.schema_mode.is_some()),
+                ("checkpoint_interval", v.checkpoint_interval.is_some()),
+                ("properties", !v.properties.is_empty()),
+            ];
+            for (key, set) in only_delta {
+                if set {
+                    d.push(at(sink, format!("`{key}` is a setting of `delta` sinks"), None));
+                }
+            }
+        } else {
+            if sink.value.checkpoint_interval == Some(0) {
+                d.push(at(sink, "`checkpoint_interval` must be at least 1".into(), None));
+            }
+            let scale_out = spec.source.kafka.as_ref().is_some_and(|k| k.value.scale_out);
+            if let Some(m) = sink.value.mode.as_ref().filter(|m| m.value == crate::DeltaMode::Overwrite && scale_out) {
+                d.push(at(m, "`mode: overwrite` cannot be used with `scale_out` (every lane would replace the others' rows); use `append`".into(), None));
             }
         }
         if !names.insert(sink.value.display_name(i)) {

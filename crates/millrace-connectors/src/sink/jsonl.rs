@@ -98,6 +98,7 @@ impl JsonlFile {
             rows: self.rows,
             bytes: self.bytes,
             sha256: hex::encode(self.hash.finalize()),
+            delta_stats: None,
         })
     }
 }

@@ -87,8 +87,8 @@ impl MegatronFile {
         let idx_len = idx.len() as u64;
         self.staging.store.put(&idx_path, PutPayload::from(idx)).await.map_err(|e| crate::store::storage("put", &url, e))?;
         Ok(vec![
-            StagedFile { path: self.rel, staging: Some(self.staging.path), rows: docs, bytes, sha256: hex::encode(hash.finalize()) },
-            StagedFile { path: idx_rel, staging: Some(idx_path), rows: 0, bytes: idx_len, sha256: idx_sha },
+            StagedFile { path: self.rel, staging: Some(self.staging.path), rows: docs, bytes, sha256: hex::encode(hash.finalize()), delta_stats: None },
+            StagedFile { path: idx_rel, staging: Some(idx_path), rows: 0, bytes: idx_len, sha256: idx_sha, delta_stats: None },
         ])
     }
 }

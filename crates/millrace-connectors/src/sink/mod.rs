@@ -42,13 +42,15 @@ pub struct SinkConfig {
     pub lane: Option<String>,
     /// A `kafka:` sink's topic: its published files are produced there.
     pub topic: Option<millrace_spec::TopicSpec>,
+    /// A `delta:` sink's commit settings (the layout sets them: the appId names the pipeline).
+    pub delta: Option<Arc<crate::delta::DeltaSettings>>,
 }
 
 impl SinkConfig {
     pub fn from_spec(spec: &SinkSpec, index: usize, base: Location) -> Self {
         let (kind, _) = spec.target();
         let default_comp = match kind {
-            SinkKind::Parquet => "zstd",
+            SinkKind::Parquet | SinkKind::Delta => "zstd",
             SinkKind::Jsonl | SinkKind::Megatron | SinkKind::Kafka => "none",
         };
         SinkConfig {
@@ -65,31 +67,49 @@ impl SinkConfig {
             megatron_dtype: millrace_tokenise::MegatronDtype::for_vocab_size(u16::MAX as usize + 1),
             lane: None,
             topic: spec.kafka.clone(),
+            delta: None,
+        }
+    }
+
+    /// The namespace of this writer's staging and file names: a Delta table is shared by writers,
+    /// every other location is owned by one state.
+    fn writer(&self) -> Option<&str> {
+        self.delta.as_deref().map(|d| d.writer.as_str())
+    }
+
+    /// The staging namespace below `_staging`: the Delta writer and the lane, as they apply.
+    fn staging_scope(&self) -> Option<String> {
+        match (self.writer(), self.lane.as_deref()) {
+            (None, None) => None,
+            (Some(w), None) => Some(w.to_string()),
+            (None, Some(l)) => Some(l.to_string()),
+            (Some(w), Some(l)) => Some(format!("{w}/{l}")),
         }
     }
 
     /// Where staged files wait (repair empties it).
     pub fn staging_root(&self) -> String {
-        staging_root(self.lane.as_deref())
+        staging_root(self.staging_scope().as_deref())
     }
 
     /// Where `epoch`'s files are staged.
     pub fn staging_dir(&self, epoch: u64) -> String {
-        lane_staging_dir(self.lane.as_deref(), epoch)
+        lane_staging_dir(self.staging_scope().as_deref(), epoch)
     }
 
-    /// The name of a published file: it depends only on (lane, epoch, partition, sequence), so a
-    /// re-run epoch writes the same names.
+    /// The name of a published file: it depends only on (writer, lane, epoch, partition,
+    /// sequence), so a re-run epoch writes the same names.
     pub fn file_name(&self, epoch: u64, partition: usize, seq: usize) -> String {
-        match &self.lane {
-            None => file_name(epoch, partition, seq, self.extension()),
-            Some(l) => format!("part-{l}-{epoch:06}-{partition:03}-{seq:04}.{}", self.extension()),
+        let scope: Vec<&str> = self.writer().into_iter().chain(self.lane.as_deref()).collect();
+        match scope.is_empty() {
+            true => file_name(epoch, partition, seq, self.extension()),
+            false => format!("part-{}-{epoch:06}-{partition:03}-{seq:04}.{}", scope.join("-"), self.extension()),
         }
     }
 
     pub fn extension(&self) -> &'static str {
         match (self.kind, self.compression.as_str()) {
-            (SinkKind::Parquet, _) => "parquet",
+            (SinkKind::Parquet | SinkKind::Delta, _) => "parquet",
             (SinkKind::Jsonl, "zstd") => "jsonl.zst",
             (SinkKind::Jsonl, "gzip") => "jsonl.gz",
             (SinkKind::Jsonl, _) | (SinkKind::Kafka, _) => "jsonl",
@@ -108,6 +128,9 @@ pub struct StagedFile {
     pub rows: u64,
     pub bytes: u64,
     pub sha256: String,
+    /// A `delta:` sink's file statistics for its add action (JSON), from the footer written.
+    #[serde(skip)]
+    pub delta_stats: Option<String>,
 }
 
 /// Default encoded size at which a Parquet row group is closed: the open row group is buffered by
@@ -188,6 +211,24 @@ impl PartitionWriter {
         if batch.num_rows() == 0 {
             return Ok(());
         }
+        if self.cfg.kind == SinkKind::Delta {
+            let schema = crate::delta::compatible_schema(&batch.schema());
+            if schema != batch.schema() {
+                let cols = batch
+                    .columns()
+                    .iter()
+                    .zip(schema.fields())
+                    .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| self.err(e))?;
+                let batch = RecordBatch::try_new(schema, cols).map_err(|e| self.err(e))?;
+                return self.write_split(&batch).await;
+            }
+        }
+        self.write_split(batch).await
+    }
+
+    async fn write_split(&mut self, batch: &RecordBatch) -> Result<()> {
         if self.cfg.partition_by.is_empty() {
             return self.write_to("", batch.clone()).await;
         }
@@ -245,7 +286,7 @@ impl PartitionWriter {
         let staging = self.cfg.base.child(&format!("{}/{}", self.cfg.staging_dir(self.epoch), rel));
         self.data_schema.get_or_insert(schema.clone());
         Ok(match self.cfg.kind {
-            SinkKind::Parquet => OpenFile::Parquet(parquet::ParquetFile::create(&self.cfg, staging, rel, schema)?),
+            SinkKind::Parquet | SinkKind::Delta => OpenFile::Parquet(parquet::ParquetFile::create(&self.cfg, staging, rel, schema)?),
             // A Kafka sink stages its rows as JSON lines, produced once they are published.
             SinkKind::Jsonl | SinkKind::Kafka => {
                 let comp = LineCompression::parse(&self.cfg.compression);

@@ -40,6 +40,9 @@ pub(super) struct ParquetFile {
     rows: u64,
     rel: String,
     staging: Location,
+    /// A Delta sink's files carry their statistics to the add action.
+    delta: bool,
+    schema: SchemaRef,
 }
 
 impl ParquetFile {
@@ -61,9 +64,9 @@ impl ParquetFile {
             .build();
         let state = Arc::new(Mutex::new((sha2::Sha256::new(), 0)));
         let inner = Upload::new(staging.store.clone(), staging.path.clone());
-        let writer = AsyncArrowWriter::try_new(Hashing { inner, state: state.clone() }, schema, Some(props))
+        let writer = AsyncArrowWriter::try_new(Hashing { inner, state: state.clone() }, schema.clone(), Some(props))
             .map_err(|e| ConnectorError::write(&staging.url(), e))?;
-        Ok(Self { writer, state, rows: 0, rel, staging })
+        Ok(Self { writer, state, rows: 0, rel, staging, delta: cfg.kind == millrace_spec::SinkKind::Delta, schema })
     }
 
     pub async fn write(&mut self, b: &RecordBatch) -> Result<()> {
@@ -78,11 +81,13 @@ impl ParquetFile {
 
     pub async fn close(self) -> Result<StagedFile> {
         let url = self.staging.url();
-        self.writer.close().await.map_err(|e| ConnectorError::write(&url, e))?;
+        let schema = self.schema;
+        let meta = self.writer.close().await.map_err(|e| ConnectorError::write(&url, e))?;
+        let delta_stats = self.delta.then(|| crate::delta::file_stats(&meta, &schema));
         let (hash, bytes) = {
             let s = self.state.lock().map_err(|_| ConnectorError::write(&url, "hash state poisoned"))?;
             (hex::encode(s.0.clone().finalize()), s.1)
         };
-        Ok(StagedFile { path: self.rel, staging: Some(self.staging.path), rows: self.rows, bytes, sha256: hash })
+        Ok(StagedFile { path: self.rel, staging: Some(self.staging.path), rows: self.rows, bytes, sha256: hash, delta_stats })
     }
 }

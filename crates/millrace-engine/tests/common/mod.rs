@@ -45,6 +45,42 @@ pub fn read_rejects(out: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// A storage backend the suites run on: local disk always, S3 (moto) and Azure (Azurite) when
+/// `scripts/test` has started them. With MILLRACE_REQUIRE_SERVICES=1 a missing service is a
+/// failure, not a skip.
+pub struct Backend {
+    pub name: &'static str,
+    pub root: String,
+    pub storage_yaml: String,
+}
+
+pub fn backends() -> Vec<Backend> {
+    let require = std::env::var("MILLRACE_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+    let run = uuid::Uuid::new_v4().to_string();
+    let mut v = Vec::new();
+    let dir = std::env::temp_dir().join(format!("millrace-conf-{run}"));
+    v.push(Backend { name: "local", root: dir.to_string_lossy().to_string(), storage_yaml: String::new() });
+    match std::env::var("MILLRACE_TEST_S3_ENDPOINT") {
+        Ok(ep) => v.push(Backend {
+            name: "s3",
+            root: format!("s3://millrace-test/{run}"),
+            storage_yaml: format!(
+                "storage:\n  s3:\n    endpoint: {ep}\n    allow_http: true\n    region: us-east-1\n    access_key_id: test\n    secret_access_key: test\n    virtual_hosted_style_request: false\n"
+            ),
+        }),
+        Err(_) => assert!(!require, "MILLRACE_TEST_S3_ENDPOINT is not set but services are required"),
+    }
+    match std::env::var("MILLRACE_TEST_AZURITE") {
+        Ok(_) => v.push(Backend {
+            name: "azure",
+            root: format!("az://millrace-test/{run}"),
+            storage_yaml: "storage:\n  azure:\n    use_emulator: true\n".into(),
+        }),
+        Err(_) => assert!(!require, "MILLRACE_TEST_AZURITE is not set but services are required"),
+    }
+    v
+}
+
 /// A TCP proxy in front of the S3 server that can go down: while down it drops every open
 /// connection and refuses new ones, as an unreachable service would.
 pub async fn outage_proxy(target: std::net::SocketAddr, down: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::net::SocketAddr {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::config::LineageConfig;
 use super::facets::{
-    Assertion, ColumnLineageFacet, ColumnLineageField, ColumnMetricsFacet, DataQualityAssertionsFacet,
+    Assertion, ColumnLineageFacet, ColumnLineageField, ColumnMetricsFacet, DataQualityAssertionsFacet, DatasetVersionFacet,
     DataQualityMetricsFacet, DatasetFacets, ErrorMessageFacet, EventType, FacetBase, InputDataset, InputFacets, Job,
     JobFacets, JobTypeFacet, LineageInputField, OutputDataset, OutputFacets, ProcessingEngineFacet,
     RUN_EVENT_SCHEMA_URL, Run, RunEvent, RunFacets, SchemaFacet, SchemaFacetField, StatisticsFacet, Transformation,
@@ -226,6 +226,7 @@ impl<'a> LineageBuilder<'a> {
                                 assertions: assertions.clone(),
                             }
                         }),
+                        version: s.version.map(|v| DatasetVersionFacet { base: self.base(facet_schema::DATASET_VERSION), dataset_version: v.to_string() }),
                     },
                     output_facets: OutputFacets {
                         output_statistics: with_stats.then(|| StatisticsFacet {

@@ -32,6 +32,9 @@ pub mod facet_schema {
     /// `errorMessage` run facet.
     pub const ERROR_MESSAGE: &str =
         "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet";
+    /// `version` dataset facet.
+    pub const DATASET_VERSION: &str =
+        "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet";
     /// `outputStatistics` output dataset facet.
     pub const OUTPUT_STATISTICS: &str = "https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet";
     /// `inputStatistics` input dataset facet.
@@ -219,6 +222,20 @@ pub struct DatasetFacets {
     /// Check outcomes.
     #[serde(rename = "dataQualityAssertions", skip_serializing_if = "Option::is_none")]
     pub data_quality_assertions: Option<DataQualityAssertionsFacet>,
+    /// The table version written (table formats: Delta).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<DatasetVersionFacet>,
+}
+
+/// `version` dataset facet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetVersionFacet {
+    /// Base fields.
+    #[serde(flatten)]
+    pub base: FacetBase,
+    /// The version, as text.
+    #[serde(rename = "datasetVersion")]
+    pub dataset_version: String,
 }
 
 /// Input dataset facets.
