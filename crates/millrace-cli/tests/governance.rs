@@ -524,3 +524,47 @@ fn report_of_a_real_run_renders_in_headless_chromium() {
     assert!(bytes.len() > 100_000, "PNG suspiciously small: {} bytes", bytes.len());
     println!("screenshot: {} ({} bytes)", png.display(), bytes.len());
 }
+
+/// The bundled Delta pipeline: the summary and run.json name the version committed, a rerun adds
+/// nothing, and `check` reads the table's snapshot (rows another writer appended included), as the
+/// `deltalake` package reads it.
+#[test]
+fn delta_pipeline_names_its_version_and_checks_read_the_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("table");
+    let run = || bin().env("MILLRACE_OUT", &table).args(["run", "pipelines/delta.yaml"]).output().unwrap();
+    let o = run();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(Delta version 0)"), "{}", stderr(&o));
+    let runs: Vec<PathBuf> = std::fs::read_dir(table.join("_millrace/delta/runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1);
+    let report: Value = serde_json::from_slice(&std::fs::read(runs[0].join("run.json")).unwrap()).unwrap();
+    assert_eq!(report["sinks"][0]["kind"], "delta");
+    assert_eq!(report["sinks"][0]["version"], 0, "{}", report["sinks"][0]);
+    let written = report["sinks"][0]["files"].as_array().unwrap().iter().map(|f| f["rows"].as_u64().unwrap()).sum::<u64>();
+
+    let read = |t: &Path| -> Value {
+        let o = Command::new("python3").arg(repo_root().join("tests/e2e/check_delta.py")).arg(t).args(["--app", "millrace:delta:delta"]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let t = read(&table);
+    assert_eq!(t["rows"], written, "{t}");
+    assert_eq!(t["txn"]["millrace:delta:delta"], 0, "{t}");
+
+    // Everything is committed: a rerun plans nothing and the table stays at its version.
+    let o = run();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(read(&table)["version"], 0);
+
+    // Another writer appends 5 rows; the checks see them, duplicates included.
+    let py = "import sys\nfrom deltalake import DeltaTable, write_deltalake\nt = DeltaTable(sys.argv[1]).to_pyarrow_table().slice(0, 5)\nwrite_deltalake(sys.argv[1], t, mode='append')\nimport os; os._exit(0)\n";
+    let o = Command::new("python3").args(["-c", py]).arg(&table).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = bin().env("MILLRACE_OUT", &table).args(["check", "pipelines/delta.yaml", "--json"]).output().unwrap();
+    let c = json_out(&o);
+    assert_eq!(c["committed_rows"], written + 5, "{c}");
+    assert_eq!(c["checks"][1]["name"], "unique(id)");
+    assert_eq!(c["checks"][1]["status"], "fail", "{c}");
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+}
