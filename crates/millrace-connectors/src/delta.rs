@@ -22,7 +22,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake_core::kernel::engine::arrow_conversion::{TryIntoArrow, TryIntoKernel};
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake_core::kernel::{Action, Add, MetadataExt, StructType, Transaction};
-use deltalake_core::logstore::{LogStoreRef, StorageConfig, default_logstore};
+use deltalake_core::logstore::{LogStore, LogStoreRef, StorageConfig, default_logstore};
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::{DeltaTable, DeltaTableError};
 use millrace_spec::{DeltaMode, DeltaSchemaMode, SinkSpec};
@@ -143,6 +143,10 @@ impl Table {
 
     /// Reads the log up to its newest version; `None` while there is no table.
     pub async fn refresh(&mut self) -> Result<Option<i64>> {
+        // The kernel reports a missing local directory as a bad location, not as "no table".
+        if !self.loaded && !self.table.log_store().is_delta_table_location().await.map_err(|e| self.err(e))? {
+            return Ok(None);
+        }
         let r = if self.loaded { self.table.update_state().await } else { self.table.load().await };
         match r {
             Ok(()) => {

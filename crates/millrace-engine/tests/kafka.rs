@@ -199,9 +199,12 @@ async fn two_scale_out_workers_split_the_partitions_and_commit_each_record_once(
     produce(&bootstrap, "docs", 0, 2000, 0);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
+    // Beside the files, one Delta table all lanes of both workers append to, one appId per lane.
+    let table = dir.path().join("table");
     let text = format!(
-        "name: stream\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [docs]\n    group: scale-test\n    scale_out: true\n    shutdown_timeout_seconds: 20\n    read_timeout_seconds: 20\n    epoch: {{ max_records: 40 }}\nsinks:\n  - jsonl: {}\n",
-        out.display()
+        "name: stream\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [docs]\n    group: scale-test\n    scale_out: true\n    shutdown_timeout_seconds: 20\n    read_timeout_seconds: 20\n    epoch: {{ max_records: 40 }}\nsinks:\n  - jsonl: {}\n  - delta: {}\n",
+        out.display(),
+        table.display()
     );
     let s = millrace_spec::load_str(&text, "stream.yaml", &[]).unwrap_or_else(|e| panic!("{e}"));
     let stops: Vec<Arc<AtomicBool>> = (0..2).map(|_| Arc::new(AtomicBool::new(false))).collect();
@@ -242,6 +245,19 @@ async fn two_scale_out_workers_split_the_partitions_and_commit_each_record_once(
         let n = e.unwrap().file_name().to_string_lossy().into_owned();
         !n.starts_with("part-") || n.starts_with("part-docs-")
     }));
+    let apps: Vec<String> = (0..PARTITIONS).map(|p| format!("millrace:stream:delta-1:docs-{p}")).collect();
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/check_delta.py")).arg(&table);
+    for a in &apps {
+        cmd.arg("--app").arg(a);
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((t["rows"].as_u64(), t["ids"].as_u64()), (Some(3000), Some(3000)), "the Delta table holds every record once: {t}");
+    for a in &apps {
+        assert!(t["txn"][a].as_u64().is_some(), "every lane commits under its own appId: {t}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
