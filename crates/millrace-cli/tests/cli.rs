@@ -309,15 +309,42 @@ fn assert_stream_exactly_once(out: &Path, docs: usize, bad_every: usize) {
         .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
         .sum();
     assert_eq!(rejects, bad, "each malformed message rejected once");
+    // The Delta table beside it, as the `deltalake` package reads it.
+    let table = out.with_file_name("delta");
+    let py = Command::new("python3").arg(repo_root().join("tests/e2e/check_delta.py")).arg(&table).output().unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    let t: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    assert_eq!((t["rows"].as_u64(), t["ids"].as_u64()), (Some((docs - bad) as u64), Some((docs - bad) as u64)), "Delta: {t}");
+    assert_eq!(t["missing_files"].as_array().map(Vec::len), Some(0), "Delta: {t}");
+    // No data file a crashed attempt published is left outside the log.
+    let mut data_files = 0;
+    let mut dirs = vec![table.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with('_') {
+                continue;
+            }
+            if p.is_dir() {
+                dirs.push(p);
+            } else if name.ends_with(".parquet") {
+                data_files += 1;
+            }
+        }
+    }
+    assert_eq!(Some(data_files), t["files"].as_u64(), "Delta: every data file is in the log: {t}");
 }
 
-/// A stream spec over `topic` (with more `source.kafka` keys) writing Parquet to `<dir>/parquet`.
+/// A stream spec over `topic` (with more `source.kafka` keys) writing Parquet to `<dir>/parquet`
+/// and a Delta table to `<dir>/delta`.
 fn stream_spec(dir: &Path, bootstrap: &str, topic: &str, kafka_keys: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let out = dir.join("parquet");
     let spec = dir.join("stream.yaml");
     let text = format!(
-        "name: stream\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [\"{topic}\"]\n    group: g-{topic}\n{kafka_keys}sinks:\n  - parquet: {}\nengine:\n  threads: 2\n",
-        out.display()
+        "name: stream\nsource:\n  kafka:\n    brokers: \"{bootstrap}\"\n    topics: [\"{topic}\"]\n    group: g-{topic}\n{kafka_keys}sinks:\n  - parquet: {}\n  - delta: {}\nengine:\n  threads: 2\n",
+        out.display(),
+        dir.join("delta").display()
     );
     std::fs::write(&spec, text).unwrap();
     (out, spec)
