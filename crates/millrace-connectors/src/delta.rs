@@ -297,7 +297,20 @@ impl Table {
     /// The table's current snapshot: its version, files (paths relative to the table root, rows
     /// from their statistics) and schema.
     pub async fn snapshot(&mut self) -> Result<Option<Snapshot>> {
-        let Some(version) = self.refresh().await? else { return Ok(None) };
+        self.snapshot_at(None, None).await
+    }
+
+    /// The snapshot of `version`, or of the newest version committed at or before `timestamp`, or
+    /// the current one; `None` while there is no table.
+    pub async fn snapshot_at(&mut self, version: Option<u64>, timestamp: Option<chrono::DateTime<chrono::Utc>>) -> Result<Option<Snapshot>> {
+        let Some(newest) = self.refresh().await? else { return Ok(None) };
+        let r = match (version, timestamp) {
+            (Some(v), _) => self.table.load_version(v).await,
+            (None, Some(t)) => self.table.load_with_datetime(t).await,
+            (None, None) => Ok(()),
+        };
+        r.map_err(|e| self.err(e))?;
+        let version = self.table.version().map(|v| v as i64).unwrap_or(newest);
         let state = self.table.snapshot().map_err(|e| self.err(e))?;
         let schema: Schema = state.schema().as_ref().try_into_arrow().map_err(|e| self.err(e.into()))?;
         let partition_by = state.metadata().partition_columns().to_vec();
@@ -305,24 +318,35 @@ impl Table {
             .snapshot()
             .log_data()
             .iter()
-            .map(|f| StagedFile {
+            .map(|f| SnapshotFile {
                 path: f.object_store_path().to_string(),
-                staging: None,
-                rows: f.num_records().unwrap_or(0) as u64,
+                rows: f.num_records().map(|n| n as u64),
                 bytes: f.size().max(0) as u64,
-                sha256: String::new(),
-                delta_stats: None,
+                partition: f.partition_values_map().into_iter().collect(),
             })
             .collect();
+        // Later calls see the newest version again.
+        self.loaded = false;
         Ok(Some(Snapshot { version, files, schema, partition_by }))
     }
+}
+
+/// One data file of a snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotFile {
+    /// Object path relative to the table root.
+    pub path: String,
+    /// From the file's statistics, when the writer recorded them.
+    pub rows: Option<u64>,
+    pub bytes: u64,
+    pub partition: BTreeMap<String, Option<String>>,
 }
 
 /// A table as of one version.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub version: i64,
-    pub files: Vec<StagedFile>,
+    pub files: Vec<SnapshotFile>,
     /// All columns, partition columns included.
     pub schema: Schema,
     pub partition_by: Vec<String>,

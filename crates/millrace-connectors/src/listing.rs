@@ -13,6 +13,9 @@ pub struct InputFile {
     pub size: u64,
     #[serde(default)]
     pub etag: Option<String>,
+    /// A Delta table's file: its partition values (the columns its data files leave out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<std::collections::BTreeMap<String, Option<String>>>,
 }
 
 fn is_glob(s: &str) -> bool {
@@ -80,5 +83,5 @@ pub async fn expand(registry: &StoreRegistry, pattern: &str) -> Result<(Location
 }
 
 fn to_input(base: &Location, p: &Path, meta: &object_store::ObjectMeta) -> InputFile {
-    InputFile { url: base.url_of(p), size: meta.size, etag: meta.e_tag.clone() }
+    InputFile { url: base.url_of(p), size: meta.size, etag: meta.e_tag.clone(), partition: None }
 }

@@ -35,6 +35,9 @@ pub(crate) async fn plan_source(spec: &LoadedSpec, registry: &StoreRegistry, bat
             return Ok(SourcePlan { files: Vec::new(), opts, schema });
         }
     }
+    if let Some(table) = &spec.spec.source.delta {
+        return plan_delta_source(spec, registry, &table.value, batch_rows).await;
+    }
     let (_, files) = listing::expand(registry, &spec.spec.source.files.value).await?;
     // A watching run may start before the first file lands.
     if files.is_empty() && !spec.spec.source.allow_empty && spec.spec.source.watch.is_none() {
@@ -42,6 +45,35 @@ pub(crate) async fn plan_source(spec: &LoadedSpec, registry: &StoreRegistry, bat
     }
     let mut opts = ReadOptions::from_spec(&spec.spec.source, &files, batch_rows)?;
     let schema = source::infer_schema(registry, &files, &mut opts).await?;
+    Ok(SourcePlan { files, opts, schema })
+}
+
+/// A Delta table as a source: the data files of the version asked for (time travel), with their
+/// partition values, and the table's own columns.
+async fn plan_delta_source(spec: &LoadedSpec, registry: &StoreRegistry, url: &str, batch_rows: usize) -> Result<SourcePlan> {
+    let src = &spec.spec.source;
+    let loc = registry.resolve(url)?;
+    let timestamp = src
+        .timestamp
+        .as_ref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t.value).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let snapshot = millrace_connectors::delta::Table::open(&loc)?.snapshot_at(src.version, timestamp).await?;
+    let Some(snapshot) = snapshot else {
+        return Err(millrace_connectors::ConnectorError::NoInput { pattern: format!("{} (no Delta table there)", millrace_connectors::redact::url(url)) }.into());
+    };
+    let files: Vec<listing::InputFile> = snapshot
+        .files
+        .iter()
+        .map(|f| listing::InputFile { url: loc.child(&f.path).url(), size: f.bytes, etag: None, partition: Some(f.partition.clone()) })
+        .collect();
+    if files.is_empty() && !src.allow_empty {
+        return Err(millrace_connectors::ConnectorError::NoInput { pattern: format!("{} (version {} has no files)", millrace_connectors::redact::url(url), snapshot.version) }.into());
+    }
+    let mut opts = ReadOptions::from_spec(src, &files, batch_rows)?;
+    opts.format = millrace_spec::Format::Parquet;
+    let schema = source::run_schema(&snapshot.schema, url, &opts)?;
+    tracing::info!(table = %millrace_connectors::redact::url(url), version = snapshot.version, files = files.len(), "reading a Delta table");
     Ok(SourcePlan { files, opts, schema })
 }
 

@@ -100,7 +100,19 @@ pub async fn open_output(
         SinkKind::Delta => match millrace_connectors::delta::Table::open(&base)?.snapshot().await? {
             Some(s) => {
                 let columns = Some(ColumnSchema::from_arrow(&s.schema, &[]));
-                let mut m = EpochManifest::in_memory(s.version.max(0) as u64, "", &sink, s.files, columns);
+                let files = s
+                    .files
+                    .into_iter()
+                    .map(|f| millrace_connectors::sink::StagedFile {
+                        path: f.path,
+                        staging: None,
+                        rows: f.rows.unwrap_or(0),
+                        bytes: f.bytes,
+                        sha256: String::new(),
+                        delta_stats: None,
+                    })
+                    .collect();
+                let mut m = EpochManifest::in_memory(s.version.max(0) as u64, "", &sink, files, columns);
                 m.delta_version = Some(s.version);
                 vec![m]
             }

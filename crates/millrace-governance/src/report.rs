@@ -119,7 +119,11 @@ impl RunGovernance {
             sources: vec![SourceReport {
                 name: "source".into(),
                 kind: source_kind(&self.spec),
-                url: if s.source.kafka.is_some() { s.source.describe() } else { absolute_url(&s.source.files.value) },
+                url: match &s.source.delta {
+                    Some(t) => absolute_url(&t.value),
+                    None if s.source.kafka.is_some() => s.source.describe(),
+                    None => absolute_url(&s.source.files.value),
+                },
                 ..Default::default()
             }],
             sinks: s
@@ -348,6 +352,9 @@ fn kind_name(k: millrace_spec::SinkKind) -> String {
 fn source_kind(spec: &LoadedSpec) -> String {
     if spec.spec.source.kafka.is_some() {
         return "kafka".into();
+    }
+    if spec.spec.source.delta.is_some() {
+        return "delta".into();
     }
     let f = spec.spec.source.format.or_else(|| millrace_connectors::source::format_of(&spec.spec.source.files.value));
     match f {

@@ -124,6 +124,15 @@ pub struct SourceSpec {
     /// Records from Kafka topics instead of files.
     #[serde(default)]
     pub kafka: Option<Spanned<KafkaSourceSpec>>,
+    /// A Delta Lake table instead of files: the files of one of its versions are the work units.
+    #[serde(default)]
+    pub delta: Option<Spanned<String>>,
+    /// delta: the table version to read (default: the newest when the run starts).
+    #[serde(default)]
+    pub version: Option<u64>,
+    /// delta: read the newest version committed at or before this time (RFC 3339).
+    #[serde(default)]
+    pub timestamp: Option<Spanned<String>>,
     /// Default: from the file extension.
     #[serde(default)]
     pub format: Option<Format>,
@@ -201,9 +210,14 @@ impl SourceSpec {
     /// What the source reads, as reports and plans show it (no credentials: Kafka options are left
     /// out).
     pub fn describe(&self) -> String {
-        match &self.kafka {
-            Some(k) => format!("kafka://{}/{}", k.value.brokers, k.value.topic_pattern.clone().unwrap_or_else(|| k.value.topics.join(","))),
-            None => self.files.value.clone(),
+        match (&self.kafka, &self.delta) {
+            (Some(k), _) => format!("kafka://{}/{}", k.value.brokers, k.value.topic_pattern.clone().unwrap_or_else(|| k.value.topics.join(","))),
+            (None, Some(d)) => match (self.version, &self.timestamp) {
+                (Some(v), _) => format!("{} (Delta version {v})", d.value),
+                (None, Some(t)) => format!("{} (Delta as of {})", d.value, t.value),
+                (None, None) => d.value.clone(),
+            },
+            (None, None) => self.files.value.clone(),
         }
     }
 }

@@ -39,6 +39,29 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
     if spec.name.value.trim().is_empty() {
         d.push(at(&spec.name, "`name` must not be empty".into(), None));
     }
+    let src = &spec.source;
+    if let Some(t) = &src.delta {
+        if src.kafka.is_some() || !src.files.value.is_empty() {
+            d.push(at(t, "set one of `source.files`, `source.kafka` and `source.delta`".into(), None));
+        }
+        check_url(t, &mut d);
+        if src.watch.is_some() {
+            d.push(at(t, "`source.watch` is for `source.files`; a `delta` source reads one version of its table".into(), None));
+        }
+        if src.format.is_some_and(|f| f != crate::Format::Parquet) {
+            d.push(at(t, "a `delta` source reads Parquet; leave `source.format` out".into(), None));
+        }
+        if let Some(ts) = &src.timestamp {
+            if src.version.is_some() {
+                d.push(at(ts, "set one of `source.version` and `source.timestamp`, not both".into(), None));
+            }
+            if chrono::DateTime::parse_from_rfc3339(&ts.value).is_err() {
+                d.push(at(ts, format!("`source.timestamp` must be an RFC 3339 time such as 2026-01-31T12:00:00Z (got `{}`)", ts.value), None));
+            }
+        }
+    } else if src.version.is_some() || src.timestamp.is_some() {
+        d.push(at(&src.files, "`source.version` and `source.timestamp` are settings of a `delta` source".into(), None));
+    }
     match (&spec.source.kafka, spec.source.files.value.is_empty()) {
         (Some(k), false) => d.push(at(k, "set one of `source.files` and `source.kafka`, not both".into(), None)),
         (Some(k), true) => {
@@ -60,6 +83,7 @@ pub fn validate(spec: &PipelineSpec) -> Vec<Diagnostic> {
                 d.push(at(k, "`source.watch` is for `source.files`; a Kafka source follows its topics (`follow`)".into(), None));
             }
         }
+        (None, _) if spec.source.delta.is_some() => {}
         (None, _) => {
             check_url(&spec.source.files, &mut d);
             if spec.source.watch.is_some_and(|w| w.0.is_zero()) {

@@ -51,7 +51,7 @@ pub fn parse_unit_url(url: &str) -> Option<Partition> {
 fn unit(topic: &str, partition: i32, start: i64, end: i64) -> WorkUnit {
     // `size` is the planned end: a partition's address space ends where this unit does.
     WorkUnit {
-        file: InputFile { url: unit_url(topic, partition), size: end.max(0) as u64, etag: None },
+        file: InputFile { url: unit_url(topic, partition), size: end.max(0) as u64, etag: None, partition: None },
         range: Some((start.max(0) as u64, end.max(0) as u64)),
     }
 }

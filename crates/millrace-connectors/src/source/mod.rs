@@ -378,11 +378,16 @@ pub async fn infer_schema(registry: &StoreRegistry, files: &[InputFile], opts: &
             Schema::new(vec![Field::new("source", DataType::Utf8, true)])
         }
     };
-    let fields = columns(&inferred, opts);
+    run_schema(&inferred, &first.url, opts)
+}
+
+/// The run's columns from the columns of its input (`inferred`, read from `url`).
+pub fn run_schema(inferred: &Schema, url: &str, opts: &ReadOptions) -> Result<SchemaRef> {
+    let fields = columns(inferred, opts);
     let has_text = inferred.fields().iter().any(|f| f.name() == &opts.text_field) || opts.format == Format::Text;
     if !has_text {
         return Err(ConnectorError::schema(
-            &first.url,
+            url,
             format!(
                 "no `{}` field in the sampled records; set `source.text_field` (fields seen: {})",
                 opts.text_field,
@@ -772,7 +777,7 @@ pub mod fuzzing {
         let registry = StoreRegistry::default();
         let loc = registry.resolve(&format!("memory:///input.{ext}")).map_err(|e| e.to_string())?;
         loc.store.put(&loc.path, data.to_vec().into()).await.map_err(|e| e.to_string())?;
-        let file = InputFile { url: loc.url(), size: data.len() as u64, etag: None };
+        let file = InputFile { url: loc.url(), size: data.len() as u64, etag: None, partition: None };
         let mut opts = ReadOptions {
             format,
             compression,

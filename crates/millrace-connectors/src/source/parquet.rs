@@ -5,8 +5,9 @@ use crate::reject::row_json;
 use crate::listing::InputFile;
 use crate::store::Location;
 use crate::{ConnectorError, Result};
-use arrow::array::{Array, BooleanArray};
-use arrow::datatypes::{DataType, Schema};
+use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use std::sync::Arc;
 use futures::StreamExt;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 // `ParquetObjectReader` is deprecated upstream in favour of a hand-written `AsyncFileReader`; it still
@@ -35,6 +36,23 @@ fn uncompressed_row_bytes(meta: &parquet::file::metadata::ParquetMetaData) -> Op
     (rows > 0 && bytes > 0).then(|| (bytes / rows) as u64)
 }
 
+/// A Delta table's data files leave the partition columns out: they come back as constant
+/// columns of the values the log records (as strings; the run's schema casts them to their type).
+fn with_partition_values(batch: RecordBatch, file: &InputFile) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+    let Some(values) = &file.partition else { return Ok(batch) };
+    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut cols = batch.columns().to_vec();
+    for (k, v) in values {
+        if batch.schema().index_of(k).is_ok() {
+            continue;
+        }
+        fields.push(Field::new(k, DataType::Utf8, true));
+        cols.push(Arc::new(StringArray::from(vec![v.as_deref(); batch.num_rows()])));
+    }
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), cols, &options)
+}
+
 pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
     let file = &ctx.unit.file;
     let b = ParquetRecordBatchStreamBuilder::new(reader(ctx.loc, file))
@@ -48,6 +66,7 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
     ctx.metrics.bytes_read.fetch_add(file.size, std::sync::atomic::Ordering::Relaxed);
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|e| ConnectorError::read(ctx.url(), format!("row {row}: {e}")))?;
+        let batch = with_partition_values(batch, file).map_err(|e| ConnectorError::read(ctx.url(), e))?;
         let first_row = row;
         row += batch.num_rows() as u64;
         let text_ok: Option<Vec<bool>> = match batch.column_by_name(text_field) {
