@@ -80,6 +80,11 @@ pub enum Command {
         #[command(flatten)]
         gate: GateArgs,
     },
+    /// Maintain a `delta:` sink's table: compact small files, delete files no longer listed.
+    Delta {
+        #[command(subcommand)]
+        action: DeltaAction,
+    },
     /// Render a run.json (local path or URL) as a self-contained HTML report.
     Report {
         run_json: String,
@@ -89,3 +94,45 @@ pub enum Command {
     },
 }
 
+
+#[derive(Subcommand)]
+pub enum DeltaAction {
+    /// Rewrite the table's small files (streaming appends leave many) into files of the sink's
+    /// `target_file_size`, in one commit that changes no rows.
+    Optimize {
+        spec: std::path::PathBuf,
+        /// The `delta:` sink (its `name`, or its URL); default the first sink.
+        #[arg(long, value_name = "SINK")]
+        target: Option<String>,
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Print the outcome as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete data files the log no longer lists, once older than the retention.
+    Vacuum {
+        spec: std::path::PathBuf,
+        /// The `delta:` sink (its `name`, or its URL); default the first sink.
+        #[arg(long, value_name = "SINK")]
+        target: Option<String>,
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Keep files removed less than this many hours ago (default: the table's
+        /// `delta.deletedFileRetentionDuration`, 7 days).
+        #[arg(long, value_name = "HOURS")]
+        retention_hours: Option<u64>,
+        /// Allow a retention shorter than the table's (readers of older versions lose their files).
+        #[arg(long)]
+        force: bool,
+        /// Also delete data files that were never logged (left by crashed writers).
+        #[arg(long)]
+        full: bool,
+        /// List what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the outcome as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}

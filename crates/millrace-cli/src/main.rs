@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod args;
 mod output;
 
-use args::{Cli, Command, GateArgs};
+use args::{Cli, Command, DeltaAction, GateArgs};
 use output::{CheckJson, RunJson, print_error, print_json, report_finish, write_file, write_junit};
 
 /// glibc raises its mmap threshold each time a large block is freed (up to 32 MiB); after that the
@@ -102,6 +102,51 @@ async fn async_main(cli: Cli) -> ExitCode {
         Command::Run { spec, limit, set, json, quiet, no_checks, gate } => run(&spec, limit, &set, json, quiet, no_checks, gate).await,
         Command::Check { spec, set, sample, json, gate } => check(&spec, &set, sample, json, gate).await,
         Command::Report { run_json, output } => report(&run_json, output).await,
+        Command::Delta { action } => delta(action).await,
+    }
+}
+
+async fn delta(action: DeltaAction) -> ExitCode {
+    let (spec, set) = match &action {
+        DeltaAction::Optimize { spec, set, .. } | DeltaAction::Vacuum { spec, set, .. } => (spec, set),
+    };
+    let p = match load(spec, set) {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    let shown = match action {
+        DeltaAction::Optimize { target, json, .. } => p.delta_optimize(target.as_deref()).await.map(|o| {
+            let text = match o.version {
+                Some(v) => format!("optimized: {} files ({} bytes) rewritten as {} ({} bytes) in version {v}", o.files_removed, o.bytes_removed, o.files_added, o.bytes_added),
+                None => "optimized: no partition has two files below target_file_size; nothing committed".to_string(),
+            };
+            (json.then(|| serde_json::to_string(&o).unwrap_or_default()), text)
+        }),
+        DeltaAction::Vacuum { target, retention_hours, force, full, dry_run, json, .. } => {
+            let retention = retention_hours.map(|h| std::time::Duration::from_secs(h * 3600));
+            p.delta_vacuum(target.as_deref(), retention, dry_run, full, force).await.map(|v| {
+                let verb = if v.dry_run { "would delete" } else { "deleted" };
+                let mut text = format!("vacuum: {verb} {} files", v.files.len());
+                for f in &v.files {
+                    text.push_str(&format!("\n  {f}"));
+                }
+                (json.then(|| serde_json::to_string(&v).unwrap_or_default()), text)
+            })
+        }
+    };
+    match shown {
+        Ok((Some(json), _)) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Ok((None, text)) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            print_error(&e);
+            exit(e.exit())
+        }
     }
 }
 

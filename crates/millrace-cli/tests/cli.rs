@@ -317,23 +317,7 @@ fn assert_stream_exactly_once(out: &Path, docs: usize, bad_every: usize) {
     assert_eq!((t["rows"].as_u64(), t["ids"].as_u64()), (Some((docs - bad) as u64), Some((docs - bad) as u64)), "Delta: {t}");
     assert_eq!(t["missing_files"].as_array().map(Vec::len), Some(0), "Delta: {t}");
     // No data file a crashed attempt published is left outside the log.
-    let mut data_files = 0;
-    let mut dirs = vec![table.clone()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            if name.starts_with('_') {
-                continue;
-            }
-            if p.is_dir() {
-                dirs.push(p);
-            } else if name.ends_with(".parquet") {
-                data_files += 1;
-            }
-        }
-    }
-    assert_eq!(Some(data_files), t["files"].as_u64(), "Delta: every data file is in the log: {t}");
+    assert_eq!(Some(walk_parquet(&table) as u64), t["files"].as_u64(), "Delta: every data file is in the log: {t}");
 }
 
 /// A stream spec over `topic` (with more `source.kafka` keys) writing Parquet to `<dir>/parquet`
@@ -420,4 +404,95 @@ fn kafka_two_scale_out_workers_one_killed_lose_and_duplicate_nothing() {
         assert!(std::fs::read_dir(&lane).map(|d| d.count()).unwrap_or(0) > 0, "lane {p} committed epochs");
     }
     assert_stream_exactly_once(&out, docs, bad_every);
+}
+
+/// `pipeline delta optimize` compacts a streaming table's small files without changing a row;
+/// `pipeline delta vacuum` keeps the removed files for the retention, refuses a shorter one without
+/// `--force`, then deletes exactly the files the log no longer lists.
+#[test]
+fn delta_optimize_compacts_small_files_and_vacuum_deletes_them_after_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let mut text = String::new();
+    for i in 0..400 {
+        text.push_str(&format!("{{\"id\":\"d{i}\",\"text\":\"document number {i} {}\",\"lang\":\"{}\"}}\n", "y".repeat(i % 30), ["en", "de", "fr"][i % 3]));
+    }
+    std::fs::write(&input, text).unwrap();
+    let table = dir.path().join("table");
+    let spec = dir.path().join("d.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name: small\nsource:\n  files: {}\n  id_field: id\n  epoch_bytes: 4KiB\n  split_bytes: 1500\nsinks:\n  - delta: {}\n    partition_by: [lang]\n  - parquet: {}\n    name: plain\n",
+            input.display(),
+            table.display(),
+            dir.path().join("plain").display()
+        ),
+    )
+    .unwrap();
+    let o = bin().args(["run", spec.to_str().unwrap(), "--quiet"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let read = || -> serde_json::Value {
+        let o = Command::new("python3").arg(repo_root().join("tests/e2e/check_delta.py")).arg(&table).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let before = read();
+    let files_before = before["files"].as_u64().unwrap();
+    assert!(files_before >= 12, "small epochs leave many files: {before}");
+    let delta = |args: &[&str]| bin().arg("delta").args(args).arg(spec.to_str().unwrap()).output().unwrap();
+
+    let o = delta(&["optimize", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let opt: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(opt["files_removed"], files_before, "{opt}");
+    assert_eq!(opt["files_added"], 3, "one file per partition: {opt}");
+    let after = read();
+    assert_eq!((after["rows"].as_u64(), after["ids"].as_u64()), (Some(400), Some(400)), "{after}");
+    assert_eq!(after["files"], 3, "{after}");
+    assert_eq!(after["operations"].as_array().unwrap().last().unwrap(), "OPTIMIZE", "{after}");
+    assert_eq!(after["version"].as_i64(), opt["version"].as_i64());
+    // Nothing left to compact: no commit.
+    let again: serde_json::Value = serde_json::from_slice(&delta(&["optimize", "--json"]).stdout).unwrap();
+    assert_eq!(again["version"], serde_json::Value::Null, "{again}");
+
+    let data_files = || walk_parquet(&table);
+    assert_eq!(data_files(), files_before as usize + 3, "the removed files stay until vacuumed");
+    let dry: serde_json::Value = serde_json::from_slice(&delta(&["vacuum", "--json", "--dry-run"]).stdout).unwrap();
+    assert_eq!(dry["files"].as_array().unwrap().len(), 0, "within the 7-day retention: {dry}");
+    let o = delta(&["vacuum", "--retention-hours", "0"]);
+    assert!(!o.status.success(), "a retention below the table's needs --force");
+    assert!(String::from_utf8_lossy(&o.stderr).to_lowercase().contains("retention"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = delta(&["vacuum", "--retention-hours", "0", "--force", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let vac: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(vac["files"].as_array().unwrap().len() as u64, files_before, "{vac}");
+    assert_eq!(data_files(), 3);
+    let last = read();
+    assert_eq!((last["rows"].as_u64(), last["ids"].as_u64()), (Some(400), Some(400)), "{last}");
+
+    let o = bin().args(["delta", "optimize", spec.to_str().unwrap(), "--target", "plain"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is a parquet sink"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Data files under a table root, outside `_`-prefixed directories.
+fn walk_parquet(root: &Path) -> usize {
+    let mut n = 0;
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with('_') {
+                continue;
+            }
+            if p.is_dir() {
+                dirs.push(p);
+            } else if name.ends_with(".parquet") {
+                n += 1;
+            }
+        }
+    }
+    n
 }

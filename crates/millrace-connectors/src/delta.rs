@@ -342,6 +342,158 @@ pub struct SnapshotFile {
     pub partition: BTreeMap<String, Option<String>>,
 }
 
+/// What `optimize` did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Optimized {
+    /// The version of the compaction commit; `None` when nothing needed compacting.
+    pub version: Option<i64>,
+    pub files_removed: usize,
+    pub files_added: usize,
+    pub bytes_removed: u64,
+    pub bytes_added: u64,
+}
+
+/// What `vacuum` removed (or would remove, in a dry run).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Vacuumed {
+    pub dry_run: bool,
+    pub files: Vec<String>,
+}
+
+impl Table {
+    /// Compacts small files: per partition, files smaller than the sink's `target_file_size` are
+    /// rewritten into files of about that size, in one commit that removes them and adds the new
+    /// files (`dataChange: false`: readers of later versions see the same rows). Rows stream
+    /// through with bounded memory. The new files have fresh names; if the commit fails (another
+    /// writer removed a file first) they are deleted.
+    pub async fn optimize(&mut self, cfg: &crate::sink::SinkConfig) -> Result<Optimized> {
+        let Some(snapshot) = self.snapshot().await? else { return Ok(Optimized::default()) };
+        self.refresh().await?;
+        let data_schema: SchemaRef = Arc::new(Schema::new(
+            snapshot.schema.fields().iter().filter(|f| !snapshot.partition_by.contains(f.name())).cloned().collect::<Vec<_>>(),
+        ));
+        let mut groups: BTreeMap<Vec<(String, Option<String>)>, Vec<&SnapshotFile>> = BTreeMap::new();
+        for f in snapshot.files.iter().filter(|f| f.bytes < cfg.target_file_size) {
+            let key = snapshot.partition_by.iter().map(|p| (p.clone(), f.partition.get(p).cloned().flatten())).collect();
+            groups.entry(key).or_default().push(f);
+        }
+        let mut bins: Vec<(Vec<(String, Option<String>)>, Vec<&SnapshotFile>)> = Vec::new();
+        for (key, files) in groups {
+            let mut bin: Vec<&SnapshotFile> = Vec::new();
+            let mut size = 0;
+            for f in files {
+                bin.push(f);
+                size += f.bytes;
+                if size >= cfg.target_file_size {
+                    bins.push((key.clone(), std::mem::take(&mut bin)));
+                    size = 0;
+                }
+            }
+            bins.push((key, bin));
+        }
+        bins.retain(|(_, b)| b.len() > 1);
+        if bins.is_empty() {
+            return Ok(Optimized::default());
+        }
+        let mut added: Vec<StagedFile> = Vec::new();
+        let mut out = Optimized::default();
+        let result = async {
+            for (key, bin) in &bins {
+                let dir = crate::hive::encode_dir(key.iter().map(|(k, v)| (k.as_str(), v.as_deref())));
+                let name = format!("part-optimized-{}.parquet", uuid::Uuid::new_v4());
+                let rel = if dir.is_empty() { name } else { format!("{dir}/{name}") };
+                let mut w = crate::sink::ParquetFile::create(cfg, self.location.child(&rel), rel.clone(), data_schema.clone())?;
+                for f in bin {
+                    self.copy_rows(f, &data_schema, &mut w).await?;
+                }
+                let mut staged = w.close().await?;
+                staged.staging = None;
+                out.files_removed += bin.len();
+                out.bytes_removed += bin.iter().map(|f| f.bytes).sum::<u64>();
+                out.bytes_added += staged.bytes;
+                added.push(staged);
+            }
+            let state = self.table.snapshot().map_err(|e| self.err(e))?;
+            let removed: std::collections::HashSet<&str> = bins.iter().flat_map(|(_, b)| b.iter().map(|f| f.path.as_str())).collect();
+            let mut actions: Vec<Action> = state
+                .snapshot()
+                .log_data()
+                .iter()
+                .filter(|f| removed.contains(f.object_store_path().as_ref()))
+                .map(|f| Action::Remove(f.remove_action(false)))
+                .collect();
+            for f in &added {
+                let mut add = add_action(f, &snapshot.partition_by).map_err(|e| self.err(e))?;
+                add.data_change = false;
+                actions.push(Action::Add(add));
+            }
+            let operation = DeltaOperation::Optimize { predicate: None, target_size: cfg.target_file_size as i64 };
+            let props = CommitProperties::default().with_create_checkpoint(false).with_cleanup_expired_logs(Some(false));
+            let done = CommitBuilder::from(props).with_actions(actions).build(Some(state), self.table.log_store(), operation).await.map_err(|e| self.err(e))?;
+            Ok::<i64, ConnectorError>(done.version() as i64)
+        }
+        .await;
+        match result {
+            Ok(v) => {
+                out.version = Some(v);
+                out.files_added = added.len();
+                self.checkpoint_if_due(v, cfg.delta.as_ref().map(|d| d.checkpoint_interval).unwrap_or(CHECKPOINT_INTERVAL)).await;
+                Ok(out)
+            }
+            Err(e) => {
+                // Ours alone (fresh names, never logged): nothing else can refer to them.
+                for f in &added {
+                    let loc = self.location.child(&f.path);
+                    let _ = object_store::ObjectStoreExt::delete(&loc.store, &loc.path).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Streams one data file's rows, conformed to the table's data columns, into `w`.
+    async fn copy_rows(&self, f: &SnapshotFile, schema: &SchemaRef, w: &mut crate::sink::ParquetFile) -> Result<()> {
+        use futures::StreamExt;
+        let loc = self.location.child(&f.path);
+        #[allow(deprecated)]
+        let reader = parquet::arrow::async_reader::ParquetObjectReader::new(loc.store.clone(), loc.path.clone()).with_file_size(f.bytes);
+        let mut stream = parquet::arrow::ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .and_then(|b| b.build())
+            .map_err(|e| ConnectorError::read(&loc.url(), e))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| ConnectorError::read(&loc.url(), e))?;
+            // Files written before a schema merge lack the newer columns: they read as NULL.
+            let batch = crate::source::conform(&batch, schema).map_err(|e| ConnectorError::schema(&loc.url(), e))?;
+            w.write(&batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes data files the log no longer lists (removed by overwrite or optimize; with `full`,
+    /// also files never logged, such as those of a crashed commit) that are older than `retention`
+    /// (default: the table's `delta.deletedFileRetentionDuration`, 7 days). A retention shorter
+    /// than the table's is refused unless `force`: readers of older versions still need the files.
+    pub async fn vacuum(&mut self, retention: Option<Duration>, dry_run: bool, full: bool, force: bool) -> Result<Vacuumed> {
+        if self.refresh().await?.is_none() {
+            return Ok(Vacuumed { dry_run, files: Vec::new() });
+        }
+        let mut b = self
+            .table
+            .clone()
+            .vacuum()
+            .with_dry_run(dry_run)
+            .with_enforce_retention_duration(!force)
+            .with_mode(if full { deltalake_core::operations::vacuum::VacuumMode::Full } else { deltalake_core::operations::vacuum::VacuumMode::Lite });
+        if let Some(r) = retention {
+            b = b.with_retention_period(chrono::Duration::from_std(r).unwrap_or(chrono::Duration::MAX));
+        }
+        let (table, metrics) = b.await.map_err(|e| self.err(e))?;
+        self.table = table;
+        Ok(Vacuumed { dry_run, files: metrics.files_deleted })
+    }
+}
+
 /// A table as of one version.
 #[derive(Debug, Clone)]
 pub struct Snapshot {

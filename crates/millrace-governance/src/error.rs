@@ -8,7 +8,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub enum GovernanceError {
     #[error("no sink named `{target}` (sinks: {})", available.join(", "))]
     NoSuchSink { target: String, available: Vec<String> },
-    #[error("sink `{sink}` is a {kind} sink; checks read parquet or jsonl sinks")]
+    #[error("sink `{sink}` is a {kind} sink; checks read parquet, jsonl or delta sinks")]
     UnsupportedSink { sink: String, kind: String },
     #[error("sink `{sink}` has no committed output at {url} (no _manifest/epoch-*.json); run the pipeline first")]
     NothingCommitted { sink: String, url: String },

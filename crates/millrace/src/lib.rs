@@ -66,6 +66,9 @@ pub enum Error {
     /// The report location or lineage transport cannot work; checked before any data is read.
     #[error(transparent)]
     Setup(GovernanceError),
+    /// `pipeline delta` was pointed at a sink that is not a `delta:` sink.
+    #[error("sink `{sink}` is a {kind} sink; `pipeline delta` maintains `delta:` sinks")]
+    NotDelta { sink: String, kind: String },
     /// The metrics endpoint could not listen.
     #[error("metrics.listen {listen}: {source}")]
     Serve {
@@ -80,7 +83,7 @@ impl Error {
         match self {
             Error::Spec(_) => Exit::Invalid,
             Error::Engine(e) => engine_exit(e),
-            Error::Setup(_) => Exit::Invalid,
+            Error::Setup(_) | Error::NotDelta { .. } => Exit::Invalid,
             Error::Serve { .. } => Exit::Runtime,
             Error::Governance(_) => Exit::Runtime,
         }
@@ -200,6 +203,34 @@ impl Pipeline {
     /// Evaluates the spec's checks on a sink's committed output, without running the pipeline.
     pub async fn check(&self, opts: &CheckOptions) -> Result<CheckRun, Error> {
         Ok(millrace_governance::run_checks(&self.spec, opts).await?)
+    }
+
+    /// The `delta:` sink `target` names (by name or URL; default the first sink), opened.
+    fn delta_table(&self, target: Option<&str>) -> Result<(millrace_connectors::delta::Table, std::sync::Arc<millrace_connectors::sink::SinkConfig>), Error> {
+        let (index, sink, kind, _) = millrace_governance::output::select_sink(&self.spec, target)?;
+        if kind != millrace_spec::SinkKind::Delta {
+            let kind = format!("{kind:?}").to_lowercase();
+            return Err(Error::NotDelta { sink, kind });
+        }
+        let registry = millrace_connectors::store::StoreRegistry::new(self.spec.spec.storage.clone());
+        let layout = millrace_connectors::layout::RunLayout::resolve(&self.spec.spec, &registry).map_err(EngineError::from)?;
+        let cfg = layout.sinks[index].clone();
+        let table = millrace_connectors::delta::Table::open(&cfg.base).map_err(EngineError::from)?;
+        Ok((table, cfg))
+    }
+
+    /// `pipeline delta optimize`: compacts the small files of a `delta:` sink's table (streaming
+    /// appends leave many) into files of its `target_file_size`.
+    pub async fn delta_optimize(&self, target: Option<&str>) -> Result<millrace_connectors::delta::Optimized, Error> {
+        let (mut table, cfg) = self.delta_table(target)?;
+        Ok(table.optimize(&cfg).await.map_err(EngineError::from)?)
+    }
+
+    /// `pipeline delta vacuum`: deletes files the table's log no longer lists, once they are older
+    /// than the retention (see [`millrace_connectors::delta::Table::vacuum`]).
+    pub async fn delta_vacuum(&self, target: Option<&str>, retention: Option<std::time::Duration>, dry_run: bool, full: bool, force: bool) -> Result<millrace_connectors::delta::Vacuumed, Error> {
+        let (mut table, _) = self.delta_table(target)?;
+        Ok(table.vacuum(retention, dry_run, full, force).await.map_err(EngineError::from)?)
     }
 
     /// The logical and physical plans, as `pipeline explain` prints them.

@@ -10,6 +10,7 @@ mod topic;
 pub use jsonl::{JsonlFile, LineCompression};
 pub use megatron::{MegatronFile, TOKEN_IDS};
 pub use topic::TopicWriter;
+pub(crate) use parquet::ParquetFile;
 
 use crate::store::Location;
 use crate::{ConnectorError, Result};

@@ -34,7 +34,7 @@ impl AsyncFileWriter for Hashing {
     }
 }
 
-pub(super) struct ParquetFile {
+pub(crate) struct ParquetFile {
     writer: AsyncArrowWriter<Hashing>,
     state: Arc<Mutex<(sha2::Sha256, u64)>>,
     rows: u64,
