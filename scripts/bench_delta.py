@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Delta sink benchmark: the quickstart shape into `delta:` beside the same job into `parquet:`, in
+the same run on the same corpus, with one epoch per input shard, and the Python `deltalake` writer
+(`write_deltalake` from pyarrow, one commit per shard) doing the same job as the peer.
+
+Prints MB/s, docs/s, MB per CPU-second and peak RSS for each, the Delta sink's MB per CPU-second
+relative to the Parquet sink's (target: within 10 %), and the extra wall time per epoch that the Delta
+commit costs. Uses the release binary (MILLRACE_BIN, or target/release/pipeline built here).
+
+Usage: scripts/bench_delta.py [--size-mb 100] [--json results.json]
+"""
+import argparse, json, os, subprocess, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the corpus, the timing wrapper and the table format are shared)
+
+ROOT = bench.ROOT
+
+PEER = r'''
+import glob, io, sys
+import pyarrow as pa, pyarrow.compute as pc, pyarrow.json as pj, zstandard
+from deltalake import write_deltalake
+src, out = sys.argv[1], sys.argv[2]
+for path in sorted(glob.glob(src + "/corpus-*.jsonl.zst")):
+    with open(path, "rb") as f:
+        raw = zstandard.ZstdDecompressor().stream_reader(f).read()
+    t = pj.read_json(io.BytesIO(raw))
+    n = pc.utf8_length(t["text"])
+    t = t.append_column("n_chars", n).filter(pc.greater(n, 0)).select(["id", "text", "url", "lang", "n_chars"])
+    write_deltalake(out, t, mode="append")
+import os; os._exit(0)
+'''
+
+
+def run(spec, src, out, epochs_per_shard=True):
+    subprocess.run(["rm", "-rf", out])
+    env = dict(os.environ, BENCH_INPUT=f"{src}/corpus-*.jsonl.zst", BENCH_OUTPUT=out)
+    sets = ["--set", "source.epoch_bytes=1B"] if epochs_per_shard else []
+    wall, cpu, rss, stdout = bench.timed([bench.BIN, "run", spec, "--json", "--quiet", "--no-checks"] + sets, env)
+    s = json.loads(stdout)
+    assert s["reconciled"], s
+    return wall, cpu, rss, s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size-mb", type=int, default=100)
+    ap.add_argument("--json", help="write results here")
+    a = ap.parse_args()
+    if "MILLRACE_BIN" not in os.environ:
+        subprocess.run(["cargo", "build", "--release", "--bin", "pipeline"], cwd=ROOT, check=True)
+    src, desc = bench.corpus(a.size_mb)
+    mb = bench.uncompressed_mb(src)
+    bench.log(f"corpus: {desc}, {mb:.1f} MB of JSONL")
+    results = []
+    pw, pc, prss, ps = run(os.path.join(ROOT, "pipelines/bench-quickstart.yaml"), src, "/tmp/millrace-bench/parquet")
+    results.append(bench.row(f"millrace parquet sink ({ps['epochs_committed']} epochs)", mb, ps["rows_read"], pw, pc, prss))
+    dw, dc, drss, ds = run(os.path.join(ROOT, "pipelines/bench-delta.yaml"), src, "/tmp/millrace-bench/delta")
+    results.append(bench.row(f"millrace delta sink ({ds['epochs_committed']} epochs)", mb, ds["rows_read"], dw, dc, drss))
+    check = subprocess.run([sys.executable, os.path.join(ROOT, "tests/e2e/check_delta.py"), "/tmp/millrace-bench/delta"], capture_output=True, text=True)
+    t = json.loads(check.stdout)
+    assert t["rows"] == ds["rows_written"] and not t["duplicates"], t
+    peer_ok = subprocess.run([sys.executable, "-c", "import deltalake"], capture_output=True).returncode == 0
+    if peer_ok:
+        out = "/tmp/millrace-bench/deltalake-py"
+        subprocess.run(["rm", "-rf", out])
+        w, c, r, _ = bench.timed([sys.executable, "-c", PEER, src, out])
+        import deltalake
+        v = deltalake.__version__
+        results.append(bench.row(f"Python deltalake {v} write_deltalake (pyarrow)", mb, ds["rows_read"], w, c, r))
+    print(f"{'run':<62} {'MB':>8} {'wall s':>8} {'MB/s':>8} {'docs/s':>9} {'MB/CPU-s':>9} {'peak RSS MB':>12}")
+    for r in results:
+        print(f"{r['name']:<62} {r['mb']:>8} {r['wall_s']:>8} {r['mb_per_s']:>8} {r['docs_per_s']:>9} {r['mb_per_cpu_s']:>9} {r['peak_rss_mb']:>12}")
+    ratio = (mb / dc) / (mb / pc)
+    per_epoch = (dw - pw) / max(ds["epochs_committed"], 1)
+    print(f"delta sink MB per CPU-second = {ratio:.2f} x the parquet sink's (target >= 0.90); "
+          f"extra wall per epoch {per_epoch * 1000:.0f} ms over {ds['epochs_committed']} epochs")
+    if a.json:
+        json.dump({"results": results, "delta_vs_parquet": ratio, "extra_wall_per_epoch_s": per_epoch}, open(a.json, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
