@@ -317,7 +317,7 @@ fn assert_stream_exactly_once(out: &Path, docs: usize, bad_every: usize) {
     assert_eq!((t["rows"].as_u64(), t["ids"].as_u64()), (Some((docs - bad) as u64), Some((docs - bad) as u64)), "Delta: {t}");
     assert_eq!(t["missing_files"].as_array().map(Vec::len), Some(0), "Delta: {t}");
     // No data file a crashed attempt published is left outside the log.
-    assert_eq!(Some(walk_parquet(&table) as u64), t["files"].as_u64(), "Delta: every data file is in the log: {t}");
+    assert_eq!(Some(millrace_test_fixtures::table_data_files(&table) as u64), t["files"].as_u64(), "Delta: every data file is in the log: {t}");
 }
 
 /// A stream spec over `topic` (with more `source.kafka` keys) writing Parquet to `<dir>/parquet`
@@ -456,7 +456,7 @@ fn delta_optimize_compacts_small_files_and_vacuum_deletes_them_after_the_retenti
     let again: serde_json::Value = serde_json::from_slice(&delta(&["optimize", "--json"]).stdout).unwrap();
     assert_eq!(again["version"], serde_json::Value::Null, "{again}");
 
-    let data_files = || walk_parquet(&table);
+    let data_files = || millrace_test_fixtures::table_data_files(&table);
     assert_eq!(data_files(), files_before as usize + 3, "the removed files stay until vacuumed");
     let dry: serde_json::Value = serde_json::from_slice(&delta(&["vacuum", "--json", "--dry-run"]).stdout).unwrap();
     assert_eq!(dry["files"].as_array().unwrap().len(), 0, "within the 7-day retention: {dry}");
@@ -474,25 +474,4 @@ fn delta_optimize_compacts_small_files_and_vacuum_deletes_them_after_the_retenti
     let o = bin().args(["delta", "optimize", spec.to_str().unwrap(), "--target", "plain"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is a parquet sink"), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
-/// Data files under a table root, outside `_`-prefixed directories.
-fn walk_parquet(root: &Path) -> usize {
-    let mut n = 0;
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            if name.starts_with('_') {
-                continue;
-            }
-            if p.is_dir() {
-                dirs.push(p);
-            } else if name.ends_with(".parquet") {
-                n += 1;
-            }
-        }
-    }
-    n
 }

@@ -49,8 +49,9 @@ pub struct EpochManifest {
 }
 
 impl EpochManifest {
-    /// The record of an epoch whose files another log lists (a Delta table's).
-    pub fn in_memory(epoch: u64, run_id: &str, sink: &str, files: Vec<StagedFile>, schema: Option<Vec<ColumnSchema>>) -> Self {
+    /// The record of an epoch's published files (written as the manifest, or, for a Delta sink,
+    /// kept in the run's summary only: the table's log lists them).
+    pub fn new(epoch: u64, run_id: &str, sink: &str, files: Vec<StagedFile>, schema: Option<Vec<ColumnSchema>>) -> Self {
         EpochManifest {
             epoch,
             run_id: run_id.to_string(),
@@ -216,17 +217,7 @@ pub async fn publish_with(
     copy_limit: u64,
 ) -> Result<EpochManifest> {
     let published = publish_files(base, &crate::sink::lane_staging_dir(lane, epoch), files, copy_limit).await?;
-    let m = EpochManifest {
-        epoch,
-        run_id: run_id.to_string(),
-        sink: sink.to_string(),
-        committed_at: Utc::now(),
-        rows: published.iter().map(|f| f.rows).sum(),
-        bytes: published.iter().map(|f| f.bytes).sum(),
-        files: published,
-        schema,
-        delta_version: None,
-    };
+    let m = EpochManifest::new(epoch, run_id, sink, published, schema);
     let manifest = manifest_path(base, lane, epoch);
     put_json(&manifest, &m).await?;
     if manifest.local_path().is_some() {

@@ -421,7 +421,7 @@ async fn run_leased(
                     Some(_) => files,
                     None => commit::publish_files(&s.base, &s.staging_dir(epoch), files, commit::server_copy_limit(&s.base)).await?,
                 };
-                manifests.push(commit::EpochManifest::in_memory(epoch, &run_id, &s.name, files.clone(), columns.clone()));
+                manifests.push(commit::EpochManifest::new(epoch, &run_id, &s.name, files.clone(), columns.clone()));
                 delta_files.push((i, files));
                 continue;
             }

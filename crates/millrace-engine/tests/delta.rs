@@ -96,27 +96,6 @@ fn local(dir: &Path) -> Backend {
     Backend { name: "local", root: dir.display().to_string(), storage_yaml: String::new() }
 }
 
-/// Data files under the table root that its log does not list (a crashed attempt's leftovers).
-fn unlisted_files(table: &Path, listed: usize) -> usize {
-    let mut n = 0;
-    let mut stack = vec![table.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            if name.starts_with('_') {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else if name.ends_with(".parquet") {
-                n += 1;
-            }
-        }
-    }
-    n - listed
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_on_either_side_of_the_delta_commit_leaves_every_row_once() {
     for point in ["before-delta-commit", "before-checkpoint"] {
@@ -139,7 +118,7 @@ async fn a_crash_on_either_side_of_the_delta_commit_leaves_every_row_once() {
         let t = read_back(&table.display().to_string(), &["millrace:c:delta"], &[]);
         assert_eq!((t["rows"].as_u64(), t["ids"].as_u64()), (Some(400), Some(400)), "{point}: {t}");
         assert!(t["missing_files"].as_array().unwrap().is_empty(), "{point}: {t}");
-        assert_eq!(unlisted_files(&table, t["files"].as_u64().unwrap() as usize), 0, "{point}: no orphan file: {t}");
+        assert_eq!(Some(millrace_test_fixtures::table_data_files(&table) as u64), t["files"].as_u64(), "{point}: no orphan file: {t}");
         // Each epoch is in the log once, the crashed one included.
         assert_eq!(t["operations"].as_array().unwrap().len() as u64, t["txn"]["millrace:c:delta"].as_u64().unwrap() + 1, "{point}: {t}");
         scenario.teardown();

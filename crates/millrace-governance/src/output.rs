@@ -95,10 +95,13 @@ pub async fn open_output(
         return Err(GovernanceError::UnsupportedSink { sink, kind: "kafka".into() });
     }
     let base = registry.resolve(&raw_url)?;
+    // A Delta file another writer logged without statistics has no row count in the log.
+    let mut rows_unknown = false;
     let manifests = match kind {
         // The table's current snapshot: the files its log lists, whoever wrote them.
         SinkKind::Delta => match millrace_connectors::delta::Table::open(&base)?.snapshot().await? {
             Some(s) => {
+                rows_unknown = s.files.iter().any(|f| f.rows.is_none());
                 let columns = Some(ColumnSchema::from_arrow(&s.schema, &[]));
                 let files = s
                     .files
@@ -112,7 +115,7 @@ pub async fn open_output(
                         delta_stats: None,
                     })
                     .collect();
-                let mut m = EpochManifest::in_memory(s.version.max(0) as u64, "", &sink, files, columns);
+                let mut m = EpochManifest::new(s.version.max(0) as u64, "", &sink, files, columns);
                 m.delta_version = Some(s.version);
                 vec![m]
             }
@@ -130,8 +133,11 @@ pub async fn open_output(
     }
     // The latest manifest's schema is the table's: a later run may have added columns.
     let written_schema = manifests.iter().rev().find_map(|m| m.schema.as_deref()).and_then(ColumnSchema::to_arrow).map(Arc::new);
-    let committed_rows = manifests.iter().map(|m| m.rows).sum();
     let df = committed_frame(&ctx, &base, kind, &manifests, written_schema.as_ref()).await?;
+    let committed_rows = match rows_unknown {
+        true => df.clone().count().await? as u64,
+        false => manifests.iter().map(|m| m.rows).sum(),
+    };
     let (table, sampled_rows) = match sample {
         Some(n) => {
             // Materialised once so that every check sees the same rows.

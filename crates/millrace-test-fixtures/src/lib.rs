@@ -129,3 +129,25 @@ mod tests {
         read_zst("/nonexistent/fixture.jsonl.zst");
     }
 }
+
+/// Parquet data files under a table root (local disk), outside `_`-prefixed directories: what a
+/// Delta table's log must list, no more.
+pub fn table_data_files(root: impl AsRef<Path>) -> usize {
+    let mut n = 0;
+    let mut dirs = vec![root.as_ref().to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            if name.starts_with('_') {
+                continue;
+            }
+            if p.is_dir() {
+                dirs.push(p);
+            } else if name.ends_with(".parquet") {
+                n += 1;
+            }
+        }
+    }
+    n
+}
