@@ -1,5 +1,6 @@
 """Reads a Delta table with the `deltalake` package (an independent reader) and prints what the
 tests assert on, as one JSON object: the newest version, rows and ids (with duplicates), columns,
+partition columns, table properties,
 the history's operations, the txn version of each appId asked for, the rows of each older version
 asked for, and whether every file the log lists exists.
 
@@ -53,6 +54,7 @@ def main():
         "duplicates": dups[:20],
         "columns": table.column_names,
         "partition_columns": dt.metadata().partition_columns,
+        "configuration": dt.metadata().configuration,
         "files": len(files),
         "missing_files": missing,
         "operations": [h.get("operation") for h in sorted(history, key=lambda h: h["version"])],

@@ -551,6 +551,8 @@ fn delta_pipeline_names_its_version_and_checks_read_the_snapshot() {
     let t = read(&table);
     assert_eq!(t["rows"], written, "{t}");
     assert_eq!(t["txn"]["millrace:delta:delta"], 0, "{t}");
+    assert_eq!(t["configuration"]["delta.logRetentionDuration"], "interval 30 days", "the sink's table properties: {t}");
+    assert_eq!(t["partition_columns"], json!(["lang"]), "{t}");
 
     // Everything is committed: a rerun plans nothing and the table stays at its version.
     let o = run();
