@@ -8,6 +8,19 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// More log output: -v shows Millrace's info logs (per-epoch progress), -vv its debug logs and
+    /// the dependencies' warnings. RUST_LOG, when set, decides instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log lines as text (default) or as one JSON object per line (for workers and CI).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Options shared by `run` and `check` for the data-quality gate.
@@ -57,8 +70,8 @@ pub enum Command {
         /// Print the run summary (with check results and report location) as JSON on stdout.
         #[arg(long)]
         json: bool,
-        /// No progress bar even on a terminal.
-        #[arg(long)]
+        /// Print only errors and one final status line (no progress bar, summary or check table).
+        #[arg(long, short)]
         quiet: bool,
         /// Do not run the spec's checks after the run.
         #[arg(long)]

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod args;
 mod output;
 
-use args::{Cli, Command, DeltaAction, GateArgs};
-use output::{CheckJson, RunJson, print_error, print_json, report_finish, write_file, write_junit};
+use args::{Cli, Command, DeltaAction, GateArgs, LogFormat};
+use output::{CheckJson, RunJson, print_error, print_json, report_finish, status_line, write_file, write_junit};
 
 /// glibc raises its mmap threshold each time a large block is freed (up to 32 MiB); after that the
 /// 8 MiB Arrow buffers of a run come from per-thread arenas that rarely shrink, and peak RSS grew
@@ -47,11 +47,8 @@ fn parse_sets(set: &[String]) -> Result<Vec<(String, String)>, String> {
 
 fn main() -> ExitCode {
     bound_allocator();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.verbose, cli.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -60,6 +57,34 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async_main(cli))
+}
+
+/// The crates whose logs are Millrace's own; every other target is a dependency.
+const OWN_CRATES: &[&str] = &[
+    "millrace", "millrace_cli", "millrace_engine", "millrace_connectors", "millrace_governance", "millrace_spec",
+    "millrace_text", "millrace_quality", "millrace_dedupe", "millrace_tokenise", "millrace_report",
+];
+
+/// A dependency's internal log (html5ever's "foster parenting not implemented", delta-rs' commit
+/// chatter) says nothing to a user: dependencies log errors only, Millrace warnings (info with -v).
+fn init_logging(verbose: u8, format: LogFormat) {
+    let filter = match tracing_subscriber::EnvFilter::try_from_default_env() {
+        Ok(f) => f,
+        Err(_) => {
+            let (deps, own) = match verbose {
+                0 => ("error", "warn"),
+                1 => ("error", "info"),
+                _ => ("warn", "debug"),
+            };
+            let directives: Vec<String> = std::iter::once(deps.to_string()).chain(OWN_CRATES.iter().map(|c| format!("{c}={own}"))).collect();
+            tracing_subscriber::EnvFilter::new(directives.join(","))
+        }
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }
 
 fn load(spec: &Path, set: &[String]) -> Result<Pipeline, ExitCode> {
@@ -211,7 +236,7 @@ async fn run(spec_path: &Path, limit: Option<usize>, set: &[String], json: bool,
     let pipeline = &p.spec().spec.name.value;
     let fin = &outcome.governance;
     let Some(summary) = &outcome.summary else {
-        report_finish(fin, gate.junit.as_deref(), pipeline);
+        report_finish(fin, gate.junit.as_deref(), pipeline, quiet);
         if let Some(e) = &outcome.error {
             print_error(e);
         }
@@ -219,19 +244,20 @@ async fn run(spec_path: &Path, limit: Option<usize>, set: &[String], json: bool,
     };
     if json {
         print_json(&RunJson::new(summary, fin));
-    } else {
+    } else if !quiet {
         eprint!("{}", summary.table());
         if let Some(c) = &fin.checks {
             eprint!("\nChecks on sink `{}` ({} committed rows):\n{}", c.sink, c.committed_rows, millrace::results_table(&c.results));
         }
     }
-    let written = report_finish(fin, gate.junit.as_deref(), pipeline);
+    let written = report_finish(fin, gate.junit.as_deref(), pipeline, quiet);
     let code = outcome.exit(gate.fail_on_warn);
-    if !written && matches!(code, Exit::Success | Exit::GateFailed) {
-        return exit(Exit::Runtime);
-    }
+    let code = if !written && matches!(code, Exit::Success | Exit::GateFailed) { Exit::Runtime } else { code };
     if code == Exit::GateFailed {
         eprintln!("error: data-quality checks failed; the output is committed but did not pass the gate");
+    }
+    if quiet && !json {
+        eprintln!("{}", status_line(summary, fin, code));
     }
     exit(code)
 }

@@ -98,33 +98,64 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> bool {
 
 /// Prints where the report went and any governance problem; writes JUnit. False when something that
 /// was asked for could not be written.
-pub fn report_finish(fin: &Finished, junit: Option<&Path>, pipeline: &str) -> bool {
+pub fn report_finish(fin: &Finished, junit: Option<&Path>, pipeline: &str, quiet: bool) -> bool {
     let mut ok = true;
-    for w in &fin.warnings {
-        eprintln!("warning: {w}");
+    if !quiet {
+        for w in &fin.warnings {
+            eprintln!("warning: {w}");
+        }
     }
     if let Some(e) = &fin.check_error {
         eprintln!("error: checks could not run: {e}");
     }
     match (&fin.run_json, &fin.report_error) {
-        (Some(j), _) => {
+        (Some(j), _) if !quiet => {
             eprintln!("report: {j}");
             if let Some(h) = &fin.html {
                 eprintln!("report: {h}");
             }
         }
         (None, Some(e)) => eprintln!("error: run report not written: {e}"),
-        (None, None) => {}
+        _ => {}
     }
     if let (Some(path), Some(c)) = (junit, &fin.checks) {
         ok &= write_junit(path, c, pipeline);
     }
-    if let Some(c) = &fin.checks {
+    if let Some(c) = fin.checks.as_ref().filter(|_| !quiet) {
         for f in &c.failure_files {
             eprintln!("failing rows: {f}");
         }
     }
     ok
+}
+
+/// The one line `--quiet` prints at the end of a run: the outcome, rows, epochs, checks and where
+/// the output went.
+pub fn status_line(summary: &millrace::RunSummary, fin: &Finished, code: millrace::Exit) -> String {
+    let state = match code {
+        millrace::Exit::Success => "ok",
+        millrace::Exit::GateFailed => "checks failed",
+        millrace::Exit::Interrupted => "interrupted",
+        _ => "failed",
+    };
+    let checks = match &fin.checks {
+        Some(c) => {
+            let passed = c.results.iter().filter(|r| r.status == millrace_report::CheckStatus::Pass).count();
+            format!(", checks {passed}/{} passed", c.results.len())
+        }
+        None => String::new(),
+    };
+    let warnings = match fin.warnings.len() {
+        0 => String::new(),
+        1 => ", 1 warning not shown (--quiet)".to_string(),
+        n => format!(", {n} warnings not shown (--quiet)"),
+    };
+    let to = summary.sinks.first().map(|s| format!(" -> {}", s.url)).unwrap_or_default();
+    let epochs = if summary.epochs_committed == 1 { "epoch" } else { "epochs" };
+    format!(
+        "{state}: {} rows written, {} filtered, {} rejected in {} {epochs} ({:.1} s){checks}{warnings}{to}",
+        summary.rows_written, summary.rows_filtered, summary.rows_rejected, summary.epochs_committed, summary.wall_seconds
+    )
 }
 
 /// The error and its chain of causes, with credentials scrubbed.

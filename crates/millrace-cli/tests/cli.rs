@@ -475,3 +475,32 @@ fn delta_optimize_compacts_small_files_and_vacuum_deletes_them_after_the_retenti
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is a parquet sink"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// HTML that makes the parser log a warning per document ("foster parenting not implemented"):
+/// dependencies log errors only, so `--quiet` prints the one status line and nothing else; `-v`
+/// with `--log-format json` gives Millrace's info logs as JSON lines.
+#[test]
+fn a_quiet_run_prints_only_its_status_line_and_json_logs_are_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pages.jsonl");
+    let page = "<html><body><table>stray text<tr><td>cell</td></tr></table><p>A paragraph long enough to keep.</p></body></html>";
+    let lines: Vec<String> = (0..20).map(|i| serde_json::json!({"id": format!("p{i}"), "text": page}).to_string()).collect();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let spec = dir.path().join("html.yaml");
+    let out = dir.path().join("out");
+    std::fs::write(&spec, format!("name: html\nsource:\n  files: {}\n  id_field: id\nstages:\n  - clean: {{ mode: auto }}\nsinks:\n  - jsonl: {}\n", input.display(), out.display())).unwrap();
+    let o = bin().args(["run", spec.to_str().unwrap(), "--quiet"]).env_remove("RUST_LOG").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "only the status line: {err}");
+    assert!(err.starts_with("ok: 20 rows written, 0 filtered, 0 rejected in 1 epoch"), "{err}");
+    assert!(o.stdout.is_empty());
+
+    std::fs::remove_dir_all(&out).unwrap();
+    let o = bin().args(["run", spec.to_str().unwrap(), "--quiet", "-v", "--log-format", "json"]).env_remove("RUST_LOG").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let logs: Vec<serde_json::Value> = err.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(logs.iter().any(|l| l["fields"]["message"] == "epoch committed" && l["target"] == "millrace_engine::run"), "{err}");
+    assert!(logs.iter().all(|l| l["target"].as_str().is_some_and(|t| t.starts_with("millrace"))), "no dependency logs: {err}");
+}

@@ -473,9 +473,14 @@ fn http_lineage_posts_start_and_complete() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("lineage.url=http://127.0.0.1:{}", closed.local_addr().unwrap().port());
     drop(closed);
-    let o = gate("run", CLEAN, &tmp.path().join("o2"), &["--quiet", "--set", "lineage.transport=http", "--set", &dead]);
+    let o = gate("run", CLEAN, &tmp.path().join("o2"), &["--set", "lineage.transport=http", "--set", &dead]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("lineage START not delivered"), "{}", stderr(&o));
+    // `--quiet` prints errors only; the status line counts the warnings.
+    let o = gate("run", CLEAN, &tmp.path().join("o3"), &["--quiet", "--set", "lineage.transport=http", "--set", &dead]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains(", 2 warnings"), "{}", stderr(&o));
 }
 
 // ---------------------------------------------------------------------------------------------
