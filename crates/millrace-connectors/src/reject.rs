@@ -28,6 +28,44 @@ pub struct Reject {
     pub record_base64: Option<String>,
 }
 
+/// The id of a rejected JSON record, when the record parses as far as its `id_field` (a string or
+/// a number at the top level): a record rejected for a missing text field, a bad value later in
+/// the line or a truncated tail can still be traced to its document.
+pub fn readable_id(raw: &[u8], id_field: &str) -> Option<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Find<'a> {
+        key: &'a str,
+        // Kept outside the visitor's result: serde_json checks the closing brace after the visit,
+        // and a record broken after its id fails that check.
+        found: &'a std::cell::RefCell<Option<String>>,
+    }
+    impl<'de> Visitor<'de> for Find<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            // Entries are read in order and the search stops at the id: what follows may be broken.
+            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if k == self.key {
+                    *self.found.borrow_mut() = match map.next_value::<serde_json::Value>()? {
+                        serde_json::Value::String(s) => Some(s),
+                        serde_json::Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    };
+                    return Ok(());
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+    let found = std::cell::RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let _ = (&mut de).deserialize_map(Find { key: id_field, found: &found });
+    found.into_inner()
+}
+
 /// Most bytes of a record kept in a reject: a flood of huge bad records must not grow memory.
 pub const MAX_PAYLOAD: usize = 64 << 10;
 
@@ -115,4 +153,21 @@ pub fn row_json(batch: &arrow::record_batch::RecordBatch, i: usize) -> String {
         return String::new();
     }
     String::from_utf8_lossy(&w.into_inner()).trim_end().to_string()
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::readable_id;
+
+    #[test]
+    fn the_id_is_read_as_far_as_the_record_parses() {
+        assert_eq!(readable_id(br#"{"id": "missing-text-1", "title": "x"}"#, "id").as_deref(), Some("missing-text-1"));
+        assert_eq!(readable_id(br#"{"n": {"id": "nested"}, "id": 42, "text": 7}"#, "id").as_deref(), Some("42"));
+        // Broken after the id: still read. Broken before it, or no object: none.
+        assert_eq!(readable_id(br#"{"id": "broken", "text": "#, "id").as_deref(), Some("broken"));
+        assert_eq!(readable_id(br#"{"text": , "id": "after"}"#, "id"), None);
+        assert_eq!(readable_id(b"[1, 2]", "id"), None);
+        assert_eq!(readable_id(br#"{"doc_id": "d1"}"#, "doc_id").as_deref(), Some("d1"));
+        assert_eq!(readable_id(br#"{"id": null}"#, "id"), None);
+    }
 }

@@ -144,6 +144,10 @@ async fn conformance(b: &Backend) {
     assert!(reasons.iter().any(|r| r.starts_with("invalid_json")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.starts_with("missing_text_field")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.starts_with("invalid_utf8")), "{reasons:?}");
+    // Each keeps the id its record carries, read as far as the record parses.
+    let mut ids: Vec<&str> = rejects.iter().filter_map(|r| r["id"].as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["broken", "notext", "utf8"], "{}: {rejects:?}", b.name);
     assert!(rejects.iter().all(|r| r["source"].as_str().unwrap().ends_with("a.jsonl") && r["offset"].is_u64()));
 
     // Resume: nothing new to do; a new file is picked up alone.

@@ -438,6 +438,7 @@ pub(crate) async fn read(ctx: &UnitCtx<'_>, source: &KafkaSource) -> Result<()> 
         if let Some(reason) = problem {
             ctx.metrics.rows_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let rej = crate::reject::Reject {
+                id: if json { crate::reject::readable_id(&r.payload, &ctx.opts.id_field) } else { None },
                 stage: "source".into(),
                 reason,
                 source: Some(format!("{}@{}", ctx.url(), r.offset)),

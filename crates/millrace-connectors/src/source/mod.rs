@@ -535,7 +535,12 @@ impl UnitCtx<'_> {
     /// As [`Self::reject`] for a record of which only `raw` was kept: `full` is its size and SHA-256.
     pub async fn reject_full(&self, line: Option<u64>, offset: Option<u64>, reason: String, raw: &[u8], full: Option<(u64, String)>) {
         self.metrics.rows_rejected.fetch_add(1, Ordering::Relaxed);
-        let r = Reject { stage: "source".into(), reason, source: Some(self.url().to_string()), line, offset, ..Default::default() };
+        let id = match self.opts.format {
+            // JSON lines, and the rows of Parquet and CSV files as the rejects hold them (JSON).
+            Format::Jsonl | Format::Parquet | Format::Csv => crate::reject::readable_id(raw, &self.opts.id_field),
+            _ => None,
+        };
+        let r = Reject { id, stage: "source".into(), reason, source: Some(self.url().to_string()), line, offset, ..Default::default() };
         self.rejects.send(r.with_raw(raw, full)).await;
     }
     pub fn generated_id(&self, offset: u64) -> String {
