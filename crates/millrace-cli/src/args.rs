@@ -93,6 +93,17 @@ pub enum Command {
         #[command(flatten)]
         gate: GateArgs,
     },
+    /// Write a commented starter spec that validates (one of the bundled example pipelines).
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "pipeline.yaml")]
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t = Template::Quickstart)]
+        template: Template,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Maintain a `delta:` sink's table: compact small files, delete files no longer listed.
     Delta {
         #[command(subcommand)]
@@ -148,4 +159,28 @@ pub enum DeltaAction {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The starter specs of `pipeline init`: the bundled example pipelines, each validated by the tests.
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Template {
+    /// JSONL -> SQL projection -> Parquet partitioned by language.
+    Quickstart,
+    /// Cleaning, language ID, quality filters, PII, dedupe, tokenisation, three sinks.
+    Fineweb,
+    /// A Kafka stream worker writing Parquet, exactly once per epoch.
+    Stream,
+    /// A Delta Lake table with checks over its snapshot.
+    Delta,
+}
+
+impl Template {
+    pub fn text(self) -> &'static str {
+        match self {
+            Template::Quickstart => include_str!("../../../pipelines/quickstart.yaml"),
+            Template::Fineweb => include_str!("../../../pipelines/fineweb.yaml"),
+            Template::Stream => include_str!("../../../pipelines/stream-kafka.yaml"),
+            Template::Delta => include_str!("../../../pipelines/delta.yaml"),
+        }
+    }
 }

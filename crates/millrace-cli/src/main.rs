@@ -128,7 +128,21 @@ async fn async_main(cli: Cli) -> ExitCode {
         Command::Check { spec, set, sample, json, gate } => check(&spec, &set, sample, json, gate).await,
         Command::Report { run_json, output } => report(&run_json, output).await,
         Command::Delta { action } => delta(action).await,
+        Command::Init { path, template, force } => init(&path, template, force),
     }
+}
+
+/// `pipeline init`: never overwrites a file unless asked.
+fn init(path: &Path, template: args::Template, force: bool) -> ExitCode {
+    if path.exists() && !force {
+        eprintln!("error: {} exists; pass --force to replace it", path.display());
+        return exit(Exit::Invalid);
+    }
+    if !write_file(path, template.text().as_bytes()) {
+        return exit(Exit::Runtime);
+    }
+    eprintln!("wrote {} ({template:?} template); next: pipeline validate {0}, then pipeline run {0}", path.display());
+    ExitCode::SUCCESS
 }
 
 async fn delta(action: DeltaAction) -> ExitCode {

@@ -504,3 +504,26 @@ fn a_quiet_run_prints_only_its_status_line_and_json_logs_are_json() {
     assert!(logs.iter().any(|l| l["fields"]["message"] == "epoch committed" && l["target"] == "millrace_engine::run"), "{err}");
     assert!(logs.iter().all(|l| l["target"].as_str().is_some_and(|t| t.starts_with("millrace"))), "no dependency logs: {err}");
 }
+
+/// Every `pipeline init` template writes a spec that `pipeline validate` accepts; an existing file
+/// is kept unless `--force`.
+#[test]
+fn init_templates_validate_and_existing_files_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in ["quickstart", "fineweb", "stream", "delta"] {
+        let path = dir.path().join(format!("{t}.yaml"));
+        let o = bin().args(["init", path.to_str().unwrap(), "--template", t]).output().unwrap();
+        assert!(o.status.success(), "{t}: {}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with('#'), "{t}: a commented starter");
+        let o = bin().current_dir(repo_root()).args(["validate", path.to_str().unwrap()]).output().unwrap();
+        assert!(o.status.success(), "{t}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let path = dir.path().join("quickstart.yaml");
+    std::fs::write(&path, "mine").unwrap();
+    let o = bin().args(["init", path.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
+    assert!(bin().args(["init", path.to_str().unwrap(), "--force"]).output().unwrap().status.success());
+    assert_ne!(std::fs::read_to_string(&path).unwrap(), "mine");
+}
