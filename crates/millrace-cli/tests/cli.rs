@@ -311,9 +311,7 @@ fn assert_stream_exactly_once(out: &Path, docs: usize, bad_every: usize) {
     assert_eq!(rejects, bad, "each malformed message rejected once");
     // The Delta table beside it, as the `deltalake` package reads it.
     let table = out.with_file_name("delta");
-    let py = Command::new("python3").arg(repo_root().join("tests/e2e/check_delta.py")).arg(&table).output().unwrap();
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
-    let t: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    let t = millrace_test_fixtures::read_delta_table(&table, &[], &[]);
     assert_eq!((t["rows"].as_u64(), t["ids"].as_u64()), (Some((docs - bad) as u64), Some((docs - bad) as u64)), "Delta: {t}");
     assert_eq!(t["missing_files"].as_array().map(Vec::len), Some(0), "Delta: {t}");
     // No data file a crashed attempt published is left outside the log.
@@ -432,11 +430,7 @@ fn delta_optimize_compacts_small_files_and_vacuum_deletes_them_after_the_retenti
     .unwrap();
     let o = bin().args(["run", spec.to_str().unwrap(), "--quiet"]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let read = || -> serde_json::Value {
-        let o = Command::new("python3").arg(repo_root().join("tests/e2e/check_delta.py")).arg(&table).output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
+    let read = || millrace_test_fixtures::read_delta_table(&table, &[], &[]);
     let before = read();
     let files_before = before["files"].as_u64().unwrap();
     assert!(files_before >= 12, "small epochs leave many files: {before}");

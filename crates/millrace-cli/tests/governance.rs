@@ -548,11 +548,7 @@ fn delta_pipeline_names_its_version_and_checks_read_the_snapshot() {
     assert_eq!(report["sinks"][0]["version"], 0, "{}", report["sinks"][0]);
     let written = report["sinks"][0]["files"].as_array().unwrap().iter().map(|f| f["rows"].as_u64().unwrap()).sum::<u64>();
 
-    let read = |t: &Path| -> Value {
-        let o = Command::new("python3").arg(repo_root().join("tests/e2e/check_delta.py")).arg(t).args(["--app", "millrace:delta:delta"]).output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
+    let read = |t: &Path| millrace_test_fixtures::read_delta_table(t, &["millrace:delta:delta"], &[]);
     let t = read(&table);
     assert_eq!(t["rows"], written, "{t}");
     assert_eq!(t["txn"]["millrace:delta:delta"], 0, "{t}");

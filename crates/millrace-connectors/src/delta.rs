@@ -142,9 +142,14 @@ impl Table {
     }
 
     /// Reads the log up to its newest version; `None` while there is no table.
-    pub async fn refresh(&mut self) -> Result<Option<i64>> {
+    async fn refresh(&mut self) -> Result<Option<i64>> {
+        let r = self.newest().await;
+        r.map_err(|e| self.err(e))
+    }
+
+    async fn newest(&mut self) -> std::result::Result<Option<i64>, DeltaTableError> {
         // The kernel reports a missing local directory as a bad location, not as "no table".
-        if !self.loaded && !self.table.log_store().is_delta_table_location().await.map_err(|e| self.err(e))? {
+        if !self.loaded && !self.table.log_store().is_delta_table_location().await? {
             return Ok(None);
         }
         let r = if self.loaded { self.table.update_state().await } else { self.table.load().await };
@@ -154,33 +159,44 @@ impl Table {
                 Ok(self.table.version().map(|v| v as i64))
             }
             Err(DeltaTableError::NotATable(_)) => Ok(None),
-            Err(e) => Err(self.err(e)),
+            Err(e) => Err(e),
         }
+    }
+
+    /// The txn version of `app_id` in the state read last (`None` before a table was read).
+    async fn held(&self, app_id: &str) -> std::result::Result<Option<i64>, DeltaTableError> {
+        if !self.loaded {
+            return Ok(None);
+        }
+        self.table.snapshot()?.transaction_version(self.table.log_store().as_ref(), app_id).await
     }
 
     /// The newest epoch the table holds for `app_id` (its txn version).
     pub async fn txn_version(&mut self, app_id: &str) -> Result<Option<u64>> {
-        if self.refresh().await?.is_none() {
-            return Ok(None);
-        }
-        let state = self.table.snapshot().map_err(|e| self.err(e))?;
-        let v = state.transaction_version(self.table.log_store().as_ref(), app_id).await.map_err(|e| self.err(e))?;
-        Ok(v.and_then(|v| u64::try_from(v).ok()))
+        let r = match self.newest().await {
+            Ok(_) => self.held(app_id).await,
+            Err(e) => Err(e),
+        };
+        r.map(|v| v.and_then(|v| u64::try_from(v).ok())).map_err(|e| self.err(e))
     }
 
-    /// Refuses, before anything is published, an output the table cannot take: other partition
-    /// columns, a column of another type, or a new column without `schema_mode: merge`.
-    pub async fn check_output(&mut self, settings: &DeltaSettings, schema: &SchemaRef, partition_by: &[String]) -> Result<()> {
-        if self.refresh().await?.is_none() {
-            return Ok(());
-        }
-        let r = (|| {
-            let state = self.table.snapshot()?;
-            let output: StructType = compatible_schema(schema).as_ref().try_into_kernel()?;
-            check_partitions(state.metadata().partition_columns(), partition_by)?;
-            merge_schema(&state.schema(), &output, settings.merge_schema).map(|_| ())
-        })();
+    /// Before an epoch publishes, with one read of the log: `Some(version)` when the table already
+    /// holds the epoch for this writer (its commit landed, the checkpoint did not); otherwise
+    /// `None`, once the output is found to fit the table: an output with other partition columns,
+    /// a column of another type, or a new column without `schema_mode: merge` is refused before
+    /// anything is published.
+    pub async fn prepare(&mut self, settings: &DeltaSettings, lane: Option<&str>, epoch: u64, schema: &SchemaRef, partition_by: &[String]) -> Result<Option<i64>> {
+        let r = self.prepared(settings, lane, epoch, schema, partition_by).await;
         r.map_err(|e| self.err(e))
+    }
+
+    async fn prepared(&mut self, settings: &DeltaSettings, lane: Option<&str>, epoch: u64, schema: &SchemaRef, partition_by: &[String]) -> std::result::Result<Option<i64>, DeltaTableError> {
+        let Some(version) = self.newest().await? else { return Ok(None) };
+        if self.held(&settings.app_id(lane)).await?.is_some_and(|t| t >= epoch as i64) {
+            return Ok(Some(version));
+        }
+        schema_change(self.table.snapshot()?, schema, partition_by, settings.merge_schema)?;
+        Ok(None)
     }
 
     /// Commits one epoch's published `files` (paths relative to the table root) with the output
@@ -210,14 +226,9 @@ impl Table {
     async fn try_commit(&mut self, c: &EpochCommit<'_>) -> std::result::Result<Committed, DeltaTableError> {
         let app_id = c.settings.app_id(c.lane);
         // An earlier attempt whose answer was lost, or a run that crashed after this commit.
-        let current = match self.refresh().await {
-            Ok(v) => v,
-            Err(ConnectorError::Delta { source, .. }) => return Err(*source),
-            Err(e) => return Err(DeltaTableError::Generic(e.to_string())),
-        };
+        let current = self.newest().await?;
         if let Some(v) = current {
-            let state = self.table.snapshot()?;
-            if state.transaction_version(self.table.log_store().as_ref(), &app_id).await?.is_some_and(|t| t >= c.epoch as i64) {
+            if self.held(&app_id).await?.is_some_and(|t| t >= c.epoch as i64) {
                 return Ok(Committed::Already(v));
             }
         }
@@ -233,8 +244,8 @@ impl Table {
             // Checkpoints follow `checkpoint_interval`; old log entries stay for time travel.
             .with_create_checkpoint(false)
             .with_cleanup_expired_logs(Some(false));
-        let schema: StructType = compatible_schema(c.schema).as_ref().try_into_kernel()?;
         let Some(_) = current else {
+            let schema: StructType = compatible_schema(c.schema).as_ref().try_into_kernel()?;
             let created = deltalake_core::operations::create::CreateBuilder::new()
                 .with_log_store(self.table.log_store())
                 .with_columns(schema.fields().cloned())
@@ -261,8 +272,7 @@ impl Table {
         };
         let state = self.table.snapshot()?;
         let mut actions = Vec::with_capacity(adds.len() + 1);
-        check_partitions(state.metadata().partition_columns(), c.partition_by)?;
-        if let Some(merged) = merge_schema(&state.schema(), &schema, c.settings.merge_schema)? {
+        if let Some(merged) = schema_change(state, c.schema, c.partition_by, c.settings.merge_schema)? {
             actions.push(Action::Metadata(state.metadata().clone().with_schema(&merged)?));
         }
         let overwrite = c.overwrite;
@@ -310,6 +320,8 @@ impl Table {
             (None, None) => Ok(()),
         };
         r.map_err(|e| self.err(e))?;
+        // An older version is loaded: the next refresh reads the log from the start again.
+        self.loaded &= version.is_none() && timestamp.is_none();
         let version = self.table.version().map(|v| v as i64).unwrap_or(newest);
         let state = self.table.snapshot().map_err(|e| self.err(e))?;
         let schema: Schema = state.schema().as_ref().try_into_arrow().map_err(|e| self.err(e.into()))?;
@@ -325,8 +337,6 @@ impl Table {
                 partition: f.partition_values_map().into_iter().collect(),
             })
             .collect();
-        // Later calls see the newest version again.
-        self.loaded = false;
         Ok(Some(Snapshot { version, files, schema, partition_by }))
     }
 }
@@ -368,7 +378,6 @@ impl Table {
     /// writer removed a file first) they are deleted.
     pub async fn optimize(&mut self, cfg: &crate::sink::SinkConfig) -> Result<Optimized> {
         let Some(snapshot) = self.snapshot().await? else { return Ok(Optimized::default()) };
-        self.refresh().await?;
         let data_schema: SchemaRef = Arc::new(Schema::new(
             snapshot.schema.fields().iter().filter(|f| !snapshot.partition_by.contains(f.name())).cloned().collect::<Vec<_>>(),
         ));
@@ -517,11 +526,21 @@ pub struct EpochCommit<'a> {
     pub overwrite: bool,
 }
 
-fn check_partitions(table: &[String], sink: &[String]) -> std::result::Result<(), DeltaTableError> {
-    if table != sink {
-        return Err(DeltaTableError::Generic(format!("the table is partitioned by {table:?}, the sink by {sink:?}; set `partition_by` to the table's")));
+/// The table schema after an epoch with `output` (partition columns included): `None` when it is
+/// unchanged; an error when the output does not fit (see [`merge_schema`]) or is partitioned
+/// otherwise.
+fn schema_change(
+    state: &deltalake_core::table::state::DeltaTableState,
+    output: &SchemaRef,
+    partition_by: &[String],
+    merge: bool,
+) -> std::result::Result<Option<StructType>, DeltaTableError> {
+    let table = state.metadata().partition_columns();
+    if table != partition_by {
+        return Err(DeltaTableError::Generic(format!("the table is partitioned by {table:?}, the sink by {partition_by:?}; set `partition_by` to the table's")));
     }
-    Ok(())
+    let output: StructType = compatible_schema(output).as_ref().try_into_kernel()?;
+    merge_schema(&state.schema(), &output, merge)
 }
 
 fn is_conflict(e: &DeltaTableError) -> bool {

@@ -144,13 +144,15 @@ async fn run_leased(
     }
     let mut tables: Vec<Option<delta::Table>> = sinks.sinks.iter().map(|s| s.delta.as_ref().map(|_| delta::Table::open(&s.base)).transpose()).collect::<std::result::Result<_, _>>()?;
     let mut outputs = Vec::new();
-    for (s, t) in sinks.outputs().zip(tables.iter_mut().map(Some).chain(std::iter::once(None))) {
-        let record = match (t.and_then(|t| t.as_mut()), &s.delta) {
+    for (s, t) in sinks.sinks.iter().zip(tables.iter_mut()) {
+        let record = match (t, &s.delta) {
             (Some(t), Some(d)) => commit::OutputRecord::Delta(t.txn_version(&d.app_id(s.lane.as_deref())).await?),
             _ => commit::OutputRecord::Manifests,
         };
         outputs.push(commit::Output { base: s.base.clone(), staging_root: s.staging_root(), record });
     }
+    let r = &sinks.rejects;
+    outputs.push(commit::Output { base: r.base.clone(), staging_root: r.staging_root(), record: commit::OutputRecord::Manifests });
     let removed = commit::repair(&sinks.state, &outputs, sinks.rejects.lane.as_deref(), last, |url| Ok(registry.resolve(url)?)).await?;
     if removed > 0 {
         tracing::warn!(removed, "removed files of an uncommitted epoch from an earlier run");
@@ -233,8 +235,6 @@ async fn run_leased(
         .collect();
     let read_opts = Arc::new(sp.opts.clone());
     let mut first_epoch = last.map(|l| l + 1).unwrap_or(0);
-    // `mode: overwrite` replaces a Delta table's contents once: with the state's first epoch.
-    let mut overwrote = false;
     let mut remaining_limit = opts.limit;
     let stops: Vec<&Arc<AtomicBool>> = opts.cancel.iter().chain(opts.stop.iter()).collect();
     loop {
@@ -386,11 +386,9 @@ async fn run_leased(
         for (i, t) in tables.iter_mut().enumerate() {
             let s = &sinks.sinks[i];
             if let (Some(t), Some(d)) = (t.as_mut(), &s.delta) {
-                if t.txn_version(&d.app_id(s.lane.as_deref())).await?.is_some_and(|v| v >= epoch) {
-                    held[i] = t.refresh().await?;
+                held[i] = t.prepare(d, s.lane.as_deref(), epoch, &data_schema, &s.partition_by).await?;
+                if held[i].is_some() {
                     commit::discard_staged(&s.base, &s.staging_dir(epoch)).await?;
-                } else {
-                    t.check_output(d, &data_schema, &s.partition_by).await?;
                 }
             }
         }
@@ -435,7 +433,8 @@ async fn run_leased(
         if let Some(dl) = &dead_letter {
             dl.send(&sinks.rejects.base, &rejects_manifest.files, epoch).await?;
         }
-        let overwrite = last.is_none() && !overwrote;
+        // `mode: overwrite` replaces a Delta table's contents once: with the state's first epoch.
+        let overwrite = last.is_none() && epoch == 0;
         for (i, files) in delta_files {
             let s = &sinks.sinks[i];
             let (Some(table), Some(settings)) = (tables[i].as_mut(), s.delta.as_ref()) else { continue };
@@ -460,7 +459,6 @@ async fn run_leased(
                         .await?
                 }
             };
-            overwrote = true;
             manifests[i].delta_version = Some(version.version());
             tracing::info!(epoch, sink = %s.name, version = version.version(), "Delta table committed");
         }

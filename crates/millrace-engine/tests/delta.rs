@@ -10,23 +10,9 @@ use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::Value;
 use std::path::Path;
 
-fn repo_root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The table as the `deltalake` package reads it (see `check_delta.py` for the fields).
 fn read_back(uri: &str, apps: &[&str], at: &[i64]) -> Value {
-    let mut cmd = std::process::Command::new("python3");
-    cmd.arg(repo_root().join("tests/e2e/check_delta.py")).arg(uri);
-    for a in apps {
-        cmd.arg("--app").arg(a);
-    }
-    for v in at {
-        cmd.arg("--at").arg(v.to_string());
-    }
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "deltalake could not read {uri}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    millrace_test_fixtures::read_delta_table(uri, apps, at)
 }
 
 fn lines(prefix: &str, n: usize, extra: &str) -> Vec<u8> {

@@ -246,14 +246,7 @@ async fn two_scale_out_workers_split_the_partitions_and_commit_each_record_once(
         !n.starts_with("part-") || n.starts_with("part-docs-")
     }));
     let apps: Vec<String> = (0..PARTITIONS).map(|p| format!("millrace:stream:delta-1:docs-{p}")).collect();
-    let mut cmd = std::process::Command::new("python3");
-    cmd.arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/check_delta.py")).arg(&table);
-    for a in &apps {
-        cmd.arg("--app").arg(a);
-    }
-    let o = cmd.output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let t: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t = millrace_test_fixtures::read_delta_table(&table, &apps.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
     assert_eq!((t["rows"].as_u64(), t["ids"].as_u64()), (Some(3000), Some(3000)), "the Delta table holds every record once: {t}");
     for a in &apps {
         assert!(t["txn"][a].as_u64().is_some(), "every lane commits under its own appId: {t}");

@@ -151,3 +151,20 @@ pub fn table_data_files(root: impl AsRef<Path>) -> usize {
     }
     n
 }
+
+/// A Delta table as the Python `deltalake` package reads it (`tests/e2e/check_delta.py`, an
+/// independent reader): the txn version of each of `apps` and the rows at each version in `at`
+/// are among its fields.
+pub fn read_delta_table(uri: impl AsRef<std::ffi::OsStr>, apps: &[&str], at: &[i64]) -> serde_json::Value {
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(repo_root().join("tests/e2e/check_delta.py")).arg(uri.as_ref());
+    for a in apps {
+        cmd.arg("--app").arg(a);
+    }
+    for v in at {
+        cmd.arg("--at").arg(v.to_string());
+    }
+    let out = cmd.output().expect("python3 runs");
+    assert!(out.status.success(), "deltalake could not read {:?}: {}", uri.as_ref(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("check_delta.py prints JSON")
+}
