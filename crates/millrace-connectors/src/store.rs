@@ -228,6 +228,60 @@ pub async fn write_bytes(loc: &Location, bytes: impl Into<bytes::Bytes>) -> Resu
     Ok(())
 }
 
+/// Streams an object into `file` (from its start, replacing what the file held) with bounded
+/// memory; `false` when there is no such object. Retried through outages.
+pub async fn read_to_file(loc: &Location, file: &std::fs::File) -> Result<bool> {
+    use futures::StreamExt;
+    use object_store::ObjectStoreExt;
+    use std::os::unix::fs::FileExt;
+    let local = |e: std::io::Error| ConnectorError::Read { url: loc.url(), source: e.into() };
+    let got = retrying(|| async {
+        let mut body = loc.store.get(&loc.path).await?.into_stream();
+        let mut at = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            if let Err(e) = file.write_all_at(&chunk, at) {
+                return Ok(Err(e));
+            }
+            at += chunk.len() as u64;
+        }
+        Ok(file.set_len(at))
+    })
+    .await;
+    match got {
+        Ok(r) => r.map(|()| true).map_err(local),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(storage("get", &loc.url(), e)),
+    }
+}
+
+/// Writes the whole of `file` as the object, replacing what is there, in parts with bounded
+/// memory. Retried through outages.
+pub async fn write_from_file(loc: &Location, file: &std::fs::File) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    let local = |e: std::io::Error| ConnectorError::Write { url: loc.url(), source: e.into() };
+    let len = file.metadata().map_err(local)?.len();
+    let r = retrying(|| async {
+        let mut up = crate::upload::Upload::for_size(loc.store.clone(), loc.path.clone(), len);
+        let mut at = 0u64;
+        while at < len {
+            let mut buf = vec![0u8; (len - at).min(crate::upload::PART_SIZE as u64) as usize];
+            if let Err(e) = file.read_exact_at(&mut buf, at) {
+                up.abort().await;
+                return Ok(Err(e));
+            }
+            at += buf.len() as u64;
+            up.put(buf.into()).await?;
+        }
+        up.finish().await.map(Ok)
+    })
+    .await;
+    match r {
+        Ok(r) => r.map_err(local),
+        Err(e) => Err(storage("put", &loc.url(), e)),
+    }
+}
+
 /// Whether the object exists (an error other than "not found" is an error).
 pub async fn exists(loc: &Location) -> Result<bool> {
     use object_store::ObjectStoreExt;

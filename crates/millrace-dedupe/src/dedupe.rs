@@ -468,16 +468,15 @@ impl Deduper {
         {
             let mut merger = self.spill.merge(&self.entries)?;
             let me = &self;
+            let mut cursors: Vec<_> = index.map(|ix| ix.segments().iter().map(|s| s.cursor()).collect()).unwrap_or_default();
             merger.for_each_group(|key, exact, docs| {
                 ctx.stats.postings += docs.len() as u64;
                 members.clear();
-                if let Some(ix) = index {
-                    for (s, seg) in ix.segments().iter().enumerate() {
-                        hits.clear();
-                        seg.lookup(key, exact, &mut hits);
-                        for &h in &hits {
-                            members.push(ctx.indexed_node(n, s as u32, h));
-                        }
+                for (s, cursor) in cursors.iter_mut().enumerate() {
+                    hits.clear();
+                    cursor.lookup(key, exact, &mut hits)?;
+                    for &h in &hits {
+                        members.push(ctx.indexed_node(n, s as u32, h));
                     }
                 }
                 if members.is_empty() && docs.len() < 2 {
@@ -490,14 +489,14 @@ impl Deduper {
                     .reduce(|a, b| if me.ranks_before(&ctx, n, b, a) { b } else { a });
                 let Some(leader) = leader else { return Ok(()) };
                 if verify.is_some() {
-                    me.node_sketch(&ctx, index, n, leader, &mut leader_sketch);
+                    me.node_sketch(&ctx, index, n, leader, &mut leader_sketch)?;
                 }
                 for &m in members.iter() {
                     if m == leader {
                         continue;
                     }
                     if let (Some(t), false) = (verify, exact) {
-                        me.node_sketch(&ctx, index, n, m, &mut idx_sketch);
+                        me.node_sketch(&ctx, index, n, m, &mut idx_sketch)?;
                         // Indexed documents from runs without sketches cannot be verified; a
                         // band collision with them is accepted as is.
                         if !leader_sketch.is_empty()
@@ -543,15 +542,18 @@ impl Deduper {
             } else if (k as usize) < n {
                 Verdict::DupOfNew(k)
             } else {
-                let pos = *indexed_pos.entry(k).or_insert_with(|| {
-                    let (s, local) = ctx.indexed[k as usize - n];
-                    let id = index
-                        .and_then(|ix| ix.segments().get(s as usize))
-                        .map(|seg| seg.id(local))
-                        .unwrap_or("");
-                    indexed_ids.push(id.to_string());
-                    (indexed_ids.len() - 1) as u32
-                });
+                let pos = match indexed_pos.entry(k) {
+                    std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let (s, local) = ctx.indexed[k as usize - n];
+                        let id = match index.and_then(|ix| ix.segments().get(s as usize)) {
+                            Some(seg) => seg.id(local)?,
+                            None => String::new(),
+                        };
+                        indexed_ids.push(id);
+                        *e.insert((indexed_ids.len() - 1) as u32)
+                    }
+                };
                 Verdict::DupOfIndexed(pos)
             };
             verdicts.push(v);
@@ -623,7 +625,7 @@ impl Deduper {
         n: usize,
         node: u32,
         out: &mut Vec<u16>,
-    ) {
+    ) -> Result<()> {
         out.clear();
         if (node as usize) < n {
             let s = node as usize * self.sketch_len;
@@ -633,11 +635,12 @@ impl Deduper {
         } else if let Some(&(seg, local)) = ctx.indexed.get(node as usize - n)
             && let Some(seg) = index.and_then(|ix| ix.segments().get(seg as usize))
         {
-            seg.sketch(local, out);
+            seg.sketch(local, out)?;
             if out.len() != self.sketch_len {
                 out.clear();
             }
         }
+        Ok(())
     }
 }
 

@@ -25,6 +25,14 @@ pub enum DedupeError {
     #[error("corrupt dedupe index segment `{segment}`: {reason}")]
     CorruptSegment { segment: String, reason: String },
 
+    /// Reading an index segment's file failed.
+    #[error("I/O error on dedupe index segment `{segment}`: {source}")]
+    SegmentIo {
+        segment: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The index manifest cannot be parsed or does not match the given segments.
     #[error("invalid dedupe index manifest: {reason}")]
     InvalidManifest { reason: String },

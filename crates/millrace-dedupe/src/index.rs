@@ -6,9 +6,11 @@
 //!   segment* (the keys of the documents it kept) and a new *manifest* that lists all segments
 //!   in order. Writing the manifest last is the commit point: a crashed run leaves at most an
 //!   unreferenced segment object behind, never a half-updated index.
-//! * **Queryable as fetched.** Records are fixed-width and sorted by key, so lookups are binary
-//!   searches directly on the fetched bytes: no parsing, no hash table rebuild, and the bytes
-//!   could be memory-mapped or range-read unchanged.
+//! * **Queryable in place, in bounded memory.** Records are fixed-width and sorted by key, so a
+//!   segment is queried straight from its file: one key per block of 1,024 records stays in
+//!   memory, a lookup reads one block, and keys asked in ascending order (as the deduper's merge
+//!   asks them) read each block at most once. No parsing, no hash table rebuild: an index far
+//!   larger than memory costs 0.07 % of its size in RAM.
 //! * **Streamable to write.** All counts live in a fixed-size footer (as in Parquet), so the
 //!   deduper writes a segment in one sequential pass straight out of its k-way merge, without
 //!   holding the segment in memory.
@@ -33,10 +35,13 @@
 //! [{"name":..,"docs":..,"records":..,"checksum":"<16 hex>"}, ...]}`. Segment names are chosen by
 //! the caller (e.g. the run or epoch id) and are the object names the engine stores them under.
 
+use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh64::{Xxh64, xxh64};
+use xxhash_rust::xxh64::Xxh64;
 
 use crate::error::{DedupeError, Result};
 use crate::spill::{DOC_MASK, EXACT_TAG, RECORD_BYTES};
@@ -150,19 +155,29 @@ impl<'w> SegmentWriter<'w> {
     }
 }
 
-/// One parsed, validated, immutable segment.
+/// Records per block of the in-memory fence index: a lookup reads one block (12 KiB) of the
+/// segment file, and the fences cost 8 bytes per block (0.07 % of the records).
+const BLOCK_RECORDS: usize = 1024;
+/// Bytes read at a time while a segment is validated.
+const SCAN_BYTES: usize = 1 << 20;
+
+/// One validated, immutable segment, read from its file on demand: only the footer's counts and
+/// one key per block stay in memory, so an index of any size costs a bounded, small fraction of
+/// its bytes (the operating system's page cache holds what is read often).
 #[derive(Debug, Clone)]
 pub struct Segment {
     name: String,
-    bytes: Vec<u8>,
+    file: Arc<File>,
     fingerprint: u64,
     n_records: usize,
     n_docs: usize,
     sketch_len: usize,
-    offsets_start: usize,
-    ids_start: usize,
-    sketches_start: usize,
+    offsets_start: u64,
+    ids_start: u64,
+    sketches_start: u64,
     checksum: u64,
+    /// Key of the first record of every block.
+    fences: Vec<u64>,
 }
 
 fn rd_u64(b: &[u8], at: usize) -> u64 {
@@ -177,103 +192,155 @@ fn rd_u32(b: &[u8], at: usize) -> u32 {
 }
 
 impl Segment {
-    /// Parses and validates segment bytes (checksum, footer, sizes, sort order, id offsets).
-    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Self> {
+    /// Validates a segment file in one sequential pass (checksum, footer, sizes, sort order, id
+    /// offsets, UTF-8 ids) with bounded memory, and keeps the file open for lookups.
+    pub fn open(name: &str, file: File) -> Result<Self> {
         let corrupt = |reason: String| DedupeError::CorruptSegment {
             segment: name.to_string(),
             reason,
         };
-        if bytes.len() < FOOTER_BYTES + 8 {
-            return Err(corrupt(format!(
-                "{} bytes is shorter than the footer",
-                bytes.len()
-            )));
+        let io = |source: std::io::Error| DedupeError::SegmentIo {
+            segment: name.to_string(),
+            source,
+        };
+        let len = file.metadata().map_err(io)?.len();
+        if len < (FOOTER_BYTES + 8) as u64 {
+            return Err(corrupt(format!("{len} bytes is shorter than the footer")));
         }
-        let body = bytes.len() - 8;
-        let checksum = rd_u64(&bytes, body);
-        if xxh64(&bytes[..body], 0) != checksum {
-            return Err(corrupt(
-                "checksum mismatch (truncated or corrupted object)".into(),
-            ));
-        }
-        let f = body - (FOOTER_BYTES - 8);
-        if &bytes[f..f + 8] != MAGIC {
-            return Err(corrupt("bad magic".into()));
-        }
-        let version = rd_u32(&bytes, f + 8);
-        if version != VERSION {
-            return Err(corrupt(format!("unsupported version {version}")));
-        }
-        let fingerprint = rd_u64(&bytes, f + 16);
-        let n_records = rd_u64(&bytes, f + 24);
-        let n_docs = rd_u64(&bytes, f + 32);
-        let sketch_len = rd_u32(&bytes, f + 40) as u64;
-        let too_big = || corrupt("counts exceed the segment size".into());
-        let rec_bytes = n_records
-            .checked_mul(RECORD_BYTES as u64)
-            .ok_or_else(too_big)?;
-        let off_bytes = n_docs
-            .checked_add(1)
-            .and_then(|d| d.checked_mul(8))
-            .ok_or_else(too_big)?;
-        let sk_bytes = n_docs
-            .checked_mul(sketch_len)
-            .and_then(|v| v.checked_mul(2))
-            .ok_or_else(too_big)?;
-        let fixed = rec_bytes
-            .checked_add(off_bytes)
-            .and_then(|v| v.checked_add(sk_bytes))
-            .ok_or_else(too_big)?;
-        if fixed > f as u64 || n_docs > DOC_MASK as u64 + 1 {
-            return Err(too_big());
-        }
-        let (n_records, n_docs, sketch_len) =
-            (n_records as usize, n_docs as usize, sketch_len as usize);
-        let offsets_start = rec_bytes as usize;
-        let ids_start = offsets_start + off_bytes as usize;
-        let ids_len = f - ids_start - sk_bytes as usize;
-        let sketches_start = ids_start + ids_len;
-        // Offsets must start at 0, never decrease and end exactly at the id blob's length.
-        let mut prev = 0u64;
-        for i in 0..=n_docs {
-            let o = rd_u64(&bytes, offsets_start + 8 * i);
-            if (i == 0 && o != 0) || o < prev {
-                return Err(corrupt("id offsets are not monotonic".into()));
+        let body = len - 8;
+        let mut tail = [0u8; FOOTER_BYTES];
+        file.read_exact_at(&mut tail, len - FOOTER_BYTES as u64).map_err(io)?;
+        let checksum = rd_u64(&tail, FOOTER_BYTES - 8);
+        let f = len - FOOTER_BYTES as u64;
+        // A structural fault found before the checksum is known is reported only if the checksum
+        // matches: a checksum mismatch is the better diagnosis of a damaged object.
+        let mut fault: Option<String> = None;
+        let footer_fault = if &tail[..8] != MAGIC {
+            Some("bad magic".to_string())
+        } else if rd_u32(&tail, 8) != VERSION {
+            Some(format!("unsupported version {}", rd_u32(&tail, 8)))
+        } else {
+            None
+        };
+        let fingerprint = rd_u64(&tail, 16);
+        let n_records = rd_u64(&tail, 24);
+        let n_docs = rd_u64(&tail, 32);
+        let sketch_len = rd_u32(&tail, 40) as u64;
+        let sizes = (|| {
+            let rec = n_records.checked_mul(RECORD_BYTES as u64)?;
+            let off = n_docs.checked_add(1)?.checked_mul(8)?;
+            let sk = n_docs.checked_mul(sketch_len)?.checked_mul(2)?;
+            let fixed = rec.checked_add(off)?.checked_add(sk)?;
+            (fixed <= f && n_docs <= DOC_MASK as u64 + 1).then_some((rec, off, sk))
+        })();
+        let mut hasher = Xxh64::new(0);
+        let mut fences = Vec::new();
+        let (offsets_start, ids_start, sketches_start) = match (&footer_fault, sizes) {
+            (None, Some((rec, off, sk))) => {
+                let (ids_start, sketches_start) = (rec + off, f - sk);
+                let mut scan = Scan { file: &file, hasher: &mut hasher, buf: Vec::new() };
+                // Records: sorted by (key, doc), each naming one of the segment's documents.
+                let mut last: Option<(u64, u32)> = None;
+                let mut i = 0usize;
+                scan.section(0, rec, RECORD_BYTES, |chunk| {
+                    for r in chunk.chunks_exact(RECORD_BYTES) {
+                        let (k, d) = (rd_u64(r, 0), rd_u32(r, 8));
+                        if i % BLOCK_RECORDS == 0 {
+                            fences.push(k);
+                        }
+                        if fault.is_none() {
+                            if (d & DOC_MASK) as u64 >= n_docs {
+                                fault = Some(format!("record {i} names document {} of {n_docs}", d & DOC_MASK));
+                            } else if last.is_some_and(|l| l >= (k, d)) {
+                                fault = Some(format!("record {i} is out of order"));
+                            }
+                        }
+                        last = Some((k, d));
+                        i += 1;
+                    }
+                })
+                .map_err(io)?;
+                // Offsets start at 0, never decrease and end exactly at the id blob's length.
+                let mut prev = 0u64;
+                let mut first = true;
+                scan.section(rec, off, 8, |chunk| {
+                    for o in chunk.chunks_exact(8).map(|b| rd_u64(b, 0)) {
+                        if fault.is_none() && ((first && o != 0) || o < prev) {
+                            fault = Some("id offsets are not monotonic".into());
+                        }
+                        first = false;
+                        prev = o;
+                    }
+                })
+                .map_err(io)?;
+                if fault.is_none() && prev != sketches_start - ids_start {
+                    fault = Some("id offsets do not cover the id bytes".into());
+                }
+                // Ids: UTF-8, validated across chunk boundaries.
+                let mut carry: Vec<u8> = Vec::new();
+                scan.section(ids_start, sketches_start - ids_start, 1, |chunk| {
+                    carry.extend_from_slice(chunk);
+                    match std::str::from_utf8(&carry) {
+                        Ok(_) => carry.clear(),
+                        Err(e) if e.error_len().is_none() => {
+                            let keep = carry.split_off(e.valid_up_to());
+                            carry = keep;
+                        }
+                        Err(_) => {
+                            fault.get_or_insert_with(|| "ids are not UTF-8".into());
+                            carry.clear();
+                        }
+                    }
+                })
+                .map_err(io)?;
+                if !carry.is_empty() {
+                    fault.get_or_insert_with(|| "ids are not UTF-8".into());
+                }
+                scan.section(sketches_start, body - sketches_start, 1, |_| {}).map_err(io)?;
+                (rec, ids_start, sketches_start)
             }
-            prev = o;
-        }
-        if prev != ids_len as u64 {
-            return Err(corrupt("id offsets do not cover the id bytes".into()));
-        }
-        std::str::from_utf8(&bytes[ids_start..sketches_start])
-            .map_err(|_| corrupt("ids are not UTF-8".into()))?;
-        let mut last: Option<(u64, u32)> = None;
-        for i in 0..n_records {
-            let k = rd_u64(&bytes, i * RECORD_BYTES);
-            let d = rd_u32(&bytes, i * RECORD_BYTES + 8);
-            if (d & DOC_MASK) as usize >= n_docs {
-                return Err(corrupt(format!(
-                    "record {i} names document {} of {n_docs}",
-                    d & DOC_MASK
-                )));
+            _ => {
+                let mut scan = Scan { file: &file, hasher: &mut hasher, buf: Vec::new() };
+                scan.section(0, body, 1, |_| {}).map_err(io)?;
+                (0, 0, 0)
             }
-            if last.is_some_and(|l| l >= (k, d)) {
-                return Err(corrupt(format!("record {i} is out of order")));
-            }
-            last = Some((k, d));
+        };
+        if hasher.digest() != checksum {
+            return Err(corrupt("checksum mismatch (truncated or corrupted object)".into()));
+        }
+        if let Some(reason) = footer_fault {
+            return Err(corrupt(reason));
+        }
+        if sizes.is_none() {
+            return Err(corrupt("counts exceed the segment size".into()));
+        }
+        if let Some(reason) = fault {
+            return Err(corrupt(reason));
         }
         Ok(Self {
             name: name.to_string(),
-            bytes,
+            file: Arc::new(file),
             fingerprint,
-            n_records,
-            n_docs,
-            sketch_len,
+            n_records: n_records as usize,
+            n_docs: n_docs as usize,
+            sketch_len: sketch_len as usize,
             offsets_start,
             ids_start,
             sketches_start,
             checksum,
+            fences,
         })
+    }
+
+    /// [`Self::open`] over bytes held in memory (moved to an unnamed temporary file first).
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self> {
+        let io = |source: std::io::Error| DedupeError::SegmentIo {
+            segment: name.to_string(),
+            source,
+        };
+        let mut file = tempfile::tempfile().map_err(io)?;
+        file.write_all(bytes).map_err(io)?;
+        Self::open(name, file)
     }
 
     /// Segment name (its object name in storage).
@@ -288,59 +355,142 @@ impl Segment {
     pub fn num_records(&self) -> usize {
         self.n_records
     }
-    /// The raw bytes (what the engine stores).
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
     /// Fingerprint of the parameters the keys were built with.
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
     }
+    /// Bytes the segment keeps in memory (its fence keys), whatever its size on disk.
+    pub fn resident_bytes(&self) -> usize {
+        self.fences.capacity() * 8 + self.name.len()
+    }
 
-    /// Original id of local document `doc`.
-    pub fn id(&self, doc: u32) -> &str {
+    fn read(&self, at: u64, buf: &mut [u8]) -> Result<()> {
+        self.file.read_exact_at(buf, at).map_err(|source| DedupeError::SegmentIo {
+            segment: self.name.clone(),
+            source,
+        })
+    }
+
+    /// Original id of local document `doc` (empty for a document the segment does not hold).
+    pub fn id(&self, doc: u32) -> Result<String> {
         let d = doc as usize;
         if d >= self.n_docs {
-            return "";
+            return Ok(String::new());
         }
-        let a = rd_u64(&self.bytes, self.offsets_start + 8 * d) as usize;
-        let b = rd_u64(&self.bytes, self.offsets_start + 8 * d + 8) as usize;
-        // Validated at load (monotonic offsets inside a UTF-8 blob); a split inside a char
+        let mut o = [0u8; 16];
+        self.read(self.offsets_start + 8 * d as u64, &mut o)?;
+        let (a, b) = (rd_u64(&o, 0), rd_u64(&o, 8));
+        let mut id = vec![0u8; b.saturating_sub(a) as usize];
+        self.read(self.ids_start + a, &mut id)?;
+        // Validated at open (monotonic offsets inside a UTF-8 blob); a split inside a char
         // would only come from a forged checksum, and then the id reads as empty.
-        std::str::from_utf8(&self.bytes[self.ids_start + a..self.ids_start + b]).unwrap_or("")
+        Ok(String::from_utf8(id).unwrap_or_default())
     }
 
     /// Verification sketch of local document `doc` (empty if the segment stores none).
-    pub fn sketch(&self, doc: u32, out: &mut Vec<u16>) {
+    pub fn sketch(&self, doc: u32, out: &mut Vec<u16>) -> Result<()> {
         out.clear();
         let d = doc as usize;
         if self.sketch_len == 0 || d >= self.n_docs {
-            return;
+            return Ok(());
         }
-        let start = self.sketches_start + d * self.sketch_len * 2;
-        for i in 0..self.sketch_len {
-            let p = start + 2 * i;
-            out.push(u16::from_le_bytes([self.bytes[p], self.bytes[p + 1]]));
+        let mut b = vec![0u8; self.sketch_len * 2];
+        self.read(self.sketches_start + (d * self.sketch_len * 2) as u64, &mut b)?;
+        out.extend(b.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])));
+        Ok(())
+    }
+
+    /// A reader for lookups; it keeps the last block it read, so keys asked in ascending order
+    /// (as the deduper's merge asks them) read each block at most once.
+    pub fn cursor(&self) -> SegmentCursor<'_> {
+        SegmentCursor { seg: self, block: usize::MAX, buf: Vec::new() }
+    }
+}
+
+/// Hashes a file section by section (in file order) and hands each chunk to a parser.
+struct Scan<'a> {
+    file: &'a File,
+    hasher: &'a mut Xxh64,
+    buf: Vec<u8>,
+}
+
+impl Scan<'_> {
+    /// Reads `len` bytes from `at` in chunks of a multiple of `unit` bytes.
+    fn section(&mut self, at: u64, len: u64, unit: usize, mut f: impl FnMut(&[u8])) -> std::io::Result<()> {
+        let step = (SCAN_BYTES / unit).max(1) * unit;
+        let mut done = 0u64;
+        while done < len {
+            let n = (len - done).min(step as u64) as usize;
+            self.buf.resize(n, 0);
+            self.file.read_exact_at(&mut self.buf, at + done)?;
+            self.hasher.update(&self.buf);
+            f(&self.buf);
+            done += n as u64;
         }
+        Ok(())
+    }
+}
+
+/// Lookups in one segment, reading one block of records at a time.
+pub struct SegmentCursor<'s> {
+    seg: &'s Segment,
+    block: usize,
+    buf: Vec<u8>,
+}
+
+impl SegmentCursor<'_> {
+    fn load(&mut self, block: usize) -> Result<usize> {
+        let first = block * BLOCK_RECORDS;
+        let n = (self.seg.n_records - first).min(BLOCK_RECORDS);
+        if self.block != block {
+            self.buf.resize(n * RECORD_BYTES, 0);
+            self.seg.read((first * RECORD_BYTES) as u64, &mut self.buf)?;
+            self.block = block;
+        }
+        Ok(n)
     }
 
     /// Appends the local documents holding `key` (of the given kind) to `out`.
-    pub fn lookup(&self, key: u64, exact: bool, out: &mut Vec<u32>) {
-        let rec_key = |i: usize| rd_u64(&self.bytes, i * RECORD_BYTES);
-        let rec_doc = |i: usize| rd_u32(&self.bytes, i * RECORD_BYTES + 8);
-        // First record with key >= `key`, by binary search straight on the bytes.
-        let (mut lo, mut hi) = (0usize, self.n_records);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if rec_key(mid) < key {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+    pub fn lookup(&mut self, key: u64, exact: bool, out: &mut Vec<u32>) -> Result<()> {
+        let blocks = self.seg.fences.len();
+        // The first block whose first key is >= `key`; records equal to `key` may end the block
+        // before it.
+        let mut block = self.seg.fences.partition_point(|&f| f < key).saturating_sub(1);
+        let rec_key = |b: &[u8], i: usize| rd_u64(b, i * RECORD_BYTES);
+        let mut i = None;
+        while block < blocks {
+            let n = self.load(block)?;
+            let (mut lo, mut hi) = (0usize, n);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if rec_key(&self.buf, mid) < key {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
             }
+            let at = lo;
+            if at < n {
+                i = Some(at);
+                break;
+            }
+            block += 1;
         }
-        let mut i = lo;
-        while i < self.n_records && rec_key(i) == key {
-            let d = rec_doc(i);
+        let Some(mut i) = i else { return Ok(()) };
+        loop {
+            let n = self.load(block)?;
+            if i == n {
+                block += 1;
+                if block >= blocks {
+                    return Ok(());
+                }
+                i = 0;
+                continue;
+            }
+            if rec_key(&self.buf, i) != key {
+                return Ok(());
+            }
+            let d = rd_u32(&self.buf, i * RECORD_BYTES + 8);
             if (d & EXACT_TAG != 0) == exact {
                 out.push(d & DOC_MASK);
             }
@@ -408,8 +558,8 @@ impl DedupeIndex {
         }
     }
 
-    /// Rebuilds an index from its manifest and the segment objects, given in manifest order.
-    pub fn open(manifest: &[u8], segments: Vec<Vec<u8>>) -> Result<Self> {
+    /// Rebuilds an index from its manifest and the segment files, given in manifest order.
+    pub fn open(manifest: &[u8], segments: Vec<File>) -> Result<Self> {
         let m = IndexManifest::from_bytes(manifest)?;
         let fingerprint =
             u64::from_str_radix(&m.fingerprint, 16).map_err(|_| DedupeError::InvalidManifest {
@@ -425,8 +575,8 @@ impl DedupeIndex {
             });
         }
         let mut idx = Self::new(fingerprint);
-        for (info, bytes) in m.segments.iter().zip(segments) {
-            let seg = Segment::from_bytes(&info.name, bytes)?;
+        for (info, file) in m.segments.iter().zip(segments) {
+            let seg = Segment::open(&info.name, file)?;
             if format!("{:016x}", seg.checksum) != info.checksum {
                 return Err(DedupeError::InvalidManifest {
                     reason: format!("segment `{}` checksum differs", info.name),
@@ -439,8 +589,19 @@ impl DedupeIndex {
 
     /// Adds a segment produced by a dedupe run (appended last: its documents rank after all
     /// earlier ones when a new document matches several).
-    pub fn add_segment(&mut self, name: &str, bytes: Vec<u8>) -> Result<()> {
+    pub fn add_segment_file(&mut self, name: &str, file: File) -> Result<()> {
+        let seg = Segment::open(name, file)?;
+        self.push(seg)
+    }
+
+    /// [`Self::add_segment_file`] for segment bytes held in memory.
+    pub fn add_segment(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
         let seg = Segment::from_bytes(name, bytes)?;
+        self.push(seg)
+    }
+
+    /// Adds a segment that was opened (and validated) already.
+    pub fn push_segment(&mut self, seg: Segment) -> Result<()> {
         self.push(seg)
     }
 
@@ -499,5 +660,87 @@ impl DedupeIndex {
     /// Documents across all segments.
     pub fn num_docs(&self) -> usize {
         self.segments.iter().map(|s| s.n_docs).sum()
+    }
+    /// Bytes the index keeps in memory (see [`Segment::resident_bytes`]).
+    pub fn resident_bytes(&self) -> usize {
+        self.segments.iter().map(Segment::resident_bytes).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A segment of `n_docs` documents whose records are `keys` (sorted, then numbered per doc).
+    fn segment(keys: &[(u64, u32)], n_docs: u32) -> Segment {
+        let mut bytes = Vec::new();
+        let mut w = SegmentWriter::new(&mut bytes, 7);
+        for &(k, d) in keys {
+            w.record(k, d).unwrap();
+        }
+        let ids: Vec<String> = (0..n_docs).map(|d| format!("doc-{d}")).collect();
+        w.finish(ids.iter().map(String::as_str), &[], 0).unwrap();
+        Segment::from_bytes("t", &bytes).unwrap()
+    }
+
+    #[test]
+    fn block_lookups_equal_a_full_scan_across_block_boundaries() {
+        // Keys repeat in runs that straddle blocks (one run spans three), with gaps between
+        // them, and both kinds (exact tag) under one key.
+        let mut keys = Vec::new();
+        let mut doc = 0u32;
+        let mut key = 10u64;
+        for run in [1usize, 5, 1023, 2, 3000, 1, 700, 1024, 1025, 9] {
+            for _ in 0..run {
+                let tag = if doc % 3 == 0 { EXACT_TAG } else { 0 };
+                keys.push((key, (doc % 5000) | tag));
+                doc += 1;
+            }
+            key += 1 + (run as u64 % 7) * 1000;
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let seg = segment(&keys, 5000);
+        assert!(seg.fences.len() > 5, "the segment spans many blocks");
+        let scan = |k: u64, exact: bool| -> Vec<u32> {
+            keys.iter().filter(|(x, d)| *x == k && (d & EXACT_TAG != 0) == exact).map(|(_, d)| d & DOC_MASK).collect()
+        };
+        let mut probes: Vec<u64> = keys.iter().map(|k| k.0).collect();
+        probes.dedup();
+        probes.extend([0, 9, 11, u64::MAX, key + 5]);
+        probes.sort_unstable();
+        // Ascending (as the deduper asks), then descending: the cursor must not depend on order.
+        for order in [false, true] {
+            let mut c = seg.cursor();
+            let it: Vec<u64> = if order { probes.iter().rev().copied().collect() } else { probes.clone() };
+            for k in it {
+                for exact in [false, true] {
+                    let mut got = Vec::new();
+                    c.lookup(k, exact, &mut got).unwrap();
+                    assert_eq!(got, scan(k, exact), "key {k} exact {exact} descending {order}");
+                }
+            }
+        }
+        assert_eq!(seg.id(4999).unwrap(), "doc-4999");
+        assert_eq!(seg.id(5000).unwrap(), "");
+    }
+
+    #[test]
+    fn an_index_keeps_a_small_fraction_of_its_bytes_in_memory() {
+        let n_docs = 200_000u32;
+        let keys: Vec<(u64, u32)> = {
+            let mut v: Vec<(u64, u32)> =
+                (0..n_docs).flat_map(|d| (0..15u64).map(move |b| ((d as u64 * 15 + b).wrapping_mul(0x9E37_79B9_7F4A_7C15), d))).collect();
+            v.sort_unstable();
+            v
+        };
+        let seg = segment(&keys, n_docs);
+        let on_disk = seg.file.metadata().unwrap().len() as usize;
+        assert!(on_disk > 36 << 20, "{on_disk}");
+        assert!(seg.resident_bytes() * 500 < on_disk, "{} resident of {on_disk}", seg.resident_bytes());
+        let mut c = seg.cursor();
+        let mut got = Vec::new();
+        c.lookup(keys[123_456].0, false, &mut got).unwrap();
+        assert_eq!(got, vec![keys[123_456].1]);
     }
 }

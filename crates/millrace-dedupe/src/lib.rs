@@ -9,8 +9,8 @@
 //!   optional signature verification, with bounded memory through sorted spill runs, see
 //!   [`Deduper`];
 //! * **the incremental index**: immutable, sorted, checksummed segments plus a JSON manifest,
-//!   produced and consumed as bytes so the engine can keep them in object storage, see
-//!   [`index`].
+//!   produced as a byte stream and queried from files in bounded memory, so the engine can keep
+//!   them in object storage, see [`index`].
 //!
 //! It has no DataFusion or Arrow dependency; the engine wraps [`sql::minhash`] and
 //! [`sql::text_hash`] as SQL functions and drives [`Deduper`] from its operators.
@@ -25,7 +25,7 @@
 //! let mut segment = Vec::new();
 //! let out = d.finish(Some(&index), Some(&mut segment))?;
 //! assert_eq!(out.duplicate_of(1), Some("a"));
-//! index.add_segment("run-0001", segment)?; // store the segment, then index.manifest_bytes()
+//! index.add_segment("run-0001", &segment)?; // store the segment, then index.manifest_bytes()
 //! # Ok::<(), millrace_dedupe::DedupeError>(())
 //! ```
 //!
@@ -61,7 +61,7 @@ pub use dedupe::{
 };
 pub use error::{DedupeError, Result};
 pub use exact::{ExactParams, fold_text, text_hash};
-pub use index::{DedupeIndex, IndexManifest, Segment, SegmentInfo};
+pub use index::{DedupeIndex, IndexManifest, Segment, SegmentCursor, SegmentInfo};
 pub use minhash::{MinHashParams, MinHasher, band_keys, signature};
 
 /// SQL-friendly helpers that the engine wraps as scalar functions.

@@ -52,6 +52,18 @@ fn shuffled<T: Clone>(v: &[T], seed: u64) -> Vec<T> {
     out
 }
 
+/// Segment bytes as the files an index opens.
+fn files(segs: &[&[u8]]) -> Vec<std::fs::File> {
+    use std::io::Write;
+    segs.iter()
+        .map(|b| {
+            let mut f = tempfile::tempfile().expect("tempfile");
+            f.write_all(b).expect("write");
+            f
+        })
+        .collect()
+}
+
 #[test]
 fn same_result_for_any_thread_count_and_order() {
     let docs = common::corpus();
@@ -194,13 +206,13 @@ fn second_run_reports_first_run_ids() {
     let out1 = d.finish(Some(&index), Some(&mut seg1)).expect("finish");
     assert_eq!(out1.duplicate_of(1), Some("r1-x"));
     index
-        .add_segment("run-0001", seg1.clone())
+        .add_segment("run-0001", &seg1)
         .expect("segment");
     assert_eq!(index.num_docs(), 2, "only kept documents are indexed");
 
     // The engine persists the manifest and the segment, then reloads them.
     let manifest = index.manifest_bytes();
-    let index = DedupeIndex::open(&manifest, vec![seg1.clone()]).expect("reopen");
+    let index = DedupeIndex::open(&manifest, files(&[&seg1])).expect("reopen");
 
     // Run 2: a near copy and a case-folded exact copy of x, a near copy of y, new z and its copy.
     // Ids of run 2 sort before run 1's on purpose: indexed documents must still win.
@@ -231,10 +243,10 @@ fn second_run_reports_first_run_ids() {
     // Run 3 sees both segments; z now comes from run 2.
     let mut index = index;
     index
-        .add_segment("run-0002", seg2.clone())
+        .add_segment("run-0002", &seg2)
         .expect("segment 2");
     assert_eq!(index.num_docs(), 3);
-    let index = DedupeIndex::open(&index.manifest_bytes(), vec![seg1, seg2]).expect("reopen 2");
+    let index = DedupeIndex::open(&index.manifest_bytes(), files(&[&seg1, &seg2])).expect("reopen 2");
     let mut d = Deduper::new(&params, None).expect("params");
     d.add_batch(&[("0", &text_z), ("1", &text_x)]).expect("add");
     let out3 = d.finish(Some(&index), None).expect("finish");
@@ -263,7 +275,7 @@ fn incremental_runs_on_the_labelled_corpus() {
         .filter(|(_, k)| k.is_none())
         .map(|(i, _)| i)
         .collect();
-    index.add_segment("epoch-1", seg).expect("segment");
+    index.add_segment("epoch-1", &seg).expect("segment");
     assert_eq!(index.num_docs(), kept1.len());
 
     let mut d = Deduper::new(&params, None).expect("params");
@@ -327,20 +339,20 @@ fn index_rejects_corruption_and_foreign_parameters() {
     let mut bad = seg.clone();
     bad[3] ^= 0x40;
     assert!(matches!(
-        index.add_segment("s", bad),
+        index.add_segment("s", &bad),
         Err(DedupeError::CorruptSegment { .. })
     ));
     assert!(matches!(
-        index.add_segment("s", seg[..seg.len() - 9].to_vec()),
+        index.add_segment("s", &seg[..seg.len() - 9]),
         Err(DedupeError::CorruptSegment { .. })
     ));
     assert!(matches!(
-        index.add_segment("s", Vec::new()),
+        index.add_segment("s", &[]),
         Err(DedupeError::CorruptSegment { .. })
     ));
-    index.add_segment("s", seg.clone()).expect("valid segment");
+    index.add_segment("s", &seg).expect("valid segment");
     assert!(matches!(
-        index.add_segment("s", seg.clone()),
+        index.add_segment("s", &seg),
         Err(DedupeError::DuplicateSegment { .. })
     ));
 
@@ -358,16 +370,16 @@ fn index_rejects_corruption_and_foreign_parameters() {
     ));
     let mut foreign = DedupeIndex::new(other.fingerprint());
     assert!(matches!(
-        foreign.add_segment("s", seg.clone()),
+        foreign.add_segment("s", &seg),
         Err(DedupeError::ParamsMismatch { .. })
     ));
 
     assert!(matches!(
-        DedupeIndex::open(b"{not json", vec![]),
+        DedupeIndex::open(b"{not json", Vec::new()),
         Err(DedupeError::InvalidManifest { .. })
     ));
     assert!(matches!(
-        DedupeIndex::open(&index.manifest_bytes(), vec![]),
+        DedupeIndex::open(&index.manifest_bytes(), Vec::new()),
         Err(DedupeError::InvalidManifest { .. })
     ));
 }

@@ -30,8 +30,8 @@ use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use millrace_connectors::reject::RejectSender;
-use millrace_connectors::store::{Location, read_bytes, write_bytes};
-use millrace_dedupe::{DedupeIndex, DedupeOutcome, Deduper, IndexManifest, Sketcher};
+use millrace_connectors::store::{Location, read_bytes, read_to_file, write_bytes, write_from_file};
+use millrace_dedupe::{DedupeIndex, DedupeOutcome, Deduper, IndexManifest, Segment, Sketcher};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -43,7 +43,8 @@ pub struct DedupeState {
     run_id: String,
     index_loc: Option<Location>,
     index: Mutex<Option<DedupeIndex>>,
-    pending: Mutex<Option<(String, Vec<u8>)>>,
+    /// The epoch's new segment, in an unnamed temporary file until the epoch commits.
+    pending: Mutex<Option<(String, std::fs::File)>>,
 }
 
 fn err(e: impl Into<millrace_connectors::BoxError>) -> EngineError {
@@ -73,8 +74,27 @@ impl DedupeState {
                     let manifest = IndexManifest::from_bytes(&bytes).map_err(err)?;
                     for name in manifest.segment_names() {
                         let s = loc.child(&format!("segments/{name}"));
-                        let bytes = read_bytes(&s).await?.ok_or_else(|| err(format!("segment {} listed in the index manifest is missing", s.url())))?;
-                        index.add_segment(name, bytes.to_vec()).map_err(err)?;
+                        let missing = || err(format!("segment {} listed in the index manifest is missing", s.url()));
+                        // Segments are immutable: one on local disk is read where it is; any other
+                        // is streamed to an unnamed temporary file (gone with the process, even
+                        // after `kill -9`). Either way only its fence keys stay in memory.
+                        let file = match s.local_path() {
+                            Some(p) => match std::fs::File::open(&p) {
+                                Ok(f) => f,
+                                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
+                                Err(e) => return Err(err(format!("{}: {e}", s.url()))),
+                            },
+                            None => {
+                                let f = tempfile::tempfile().map_err(err)?;
+                                if !read_to_file(&s, &f).await? {
+                                    return Err(missing());
+                                }
+                                f
+                            }
+                        };
+                        let name = name.to_string();
+                        let seg = tokio::task::spawn_blocking(move || Segment::open(&name, file)).await.map_err(err)?.map_err(err)?;
+                        index.push_segment(seg).map_err(err)?;
                     }
                 }
                 (Some(loc), Some(index))
@@ -92,22 +112,20 @@ impl DedupeState {
 
     /// Stores the epoch's segment and the new manifest; the manifest write is the index's commit.
     pub async fn commit(&self) -> Result<()> {
-        let Some((name, seg)) = self.pending.lock().map_err(poisoned)?.take() else { return Ok(()) };
-        let Some(loc) = &self.index_loc else {
-            let mut g = self.index.lock().map_err(poisoned)?;
-            let idx = g.get_or_insert_with(|| DedupeIndex::new(self.params.fingerprint()));
-            return idx.add_segment(&name, seg).map_err(err);
-        };
-        let s = loc.child(&format!("segments/{name}"));
-        write_bytes(&s, seg.clone()).await?;
+        let Some((name, file)) = self.pending.lock().map_err(poisoned)?.take() else { return Ok(()) };
+        if let Some(loc) = &self.index_loc {
+            write_from_file(&loc.child(&format!("segments/{name}")), &file).await?;
+        }
+        let seg = tokio::task::spawn_blocking(move || Segment::open(&name, file)).await.map_err(err)?.map_err(err)?;
         let manifest = {
             let mut g = self.index.lock().map_err(poisoned)?;
             let idx = g.get_or_insert_with(|| DedupeIndex::new(self.params.fingerprint()));
-            idx.add_segment(&name, seg).map_err(err)?;
+            idx.push_segment(seg).map_err(err)?;
             idx.manifest_bytes()
         };
-        let m = loc.child("manifest.json");
-        write_bytes(&m, manifest).await?;
+        if let Some(loc) = &self.index_loc {
+            write_bytes(&loc.child("manifest.json"), manifest).await?;
+        }
         Ok(())
     }
 }
@@ -203,16 +221,18 @@ pub async fn dedupe(
         .map_err(|_| err("dedupe state still shared"))?
         .into_inner()
         .map_err(err)?;
-    let mut segment = Vec::new();
+    let segment = tempfile::tempfile().map_err(err)?;
     let outcome = {
         let index = state.index.lock().map_err(poisoned)?;
-        let want_segment = true;
         timed(&counters.steps[step].cpu_ns, || {
             tokio::task::block_in_place(|| {
-                deduper.finish(index.as_ref(), if want_segment { Some(&mut segment as &mut dyn std::io::Write) } else { None })
+                use std::io::Write;
+                let mut w = std::io::BufWriter::new(&segment);
+                let out = deduper.finish(index.as_ref(), Some(&mut w as &mut dyn Write)).map_err(err)?;
+                w.flush().map_err(err)?;
+                Ok::<_, EngineError>(out)
             })
-        })
-        .map_err(err)?
+        })?
     };
     *state.pending.lock().map_err(poisoned)? = Some((format!("{}-epoch-{epoch:06}", state.run_id), segment));
     let targets: HashSet<&str> = outcome.iter().filter_map(|(_, d)| d).collect();
