@@ -452,7 +452,8 @@ pub async fn repair(
     Ok(removed)
 }
 
-async fn delete_if_present(loc: &Location) -> Result<usize> {
+/// Deletes one object if it is there; how many it deleted (0 or 1).
+pub async fn delete_if_present(loc: &Location) -> Result<usize> {
     match delete(&loc.store, &loc.path).await {
         Ok(()) => Ok(1),
         Err(object_store::Error::NotFound { .. }) => Ok(0),

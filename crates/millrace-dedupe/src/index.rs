@@ -134,6 +134,11 @@ impl<'w> SegmentWriter<'w> {
             }
             self.put(&buf)?;
         }
+        self.footer(n_docs, sketch_len)
+    }
+
+    /// Writes the footer and the checksum after everything else was put.
+    fn footer(mut self, n_docs: u64, sketch_len: usize) -> Result<(u64, u64, u64, u64)> {
         let mut footer = Vec::with_capacity(FOOTER_BYTES);
         footer.extend_from_slice(MAGIC);
         footer.extend_from_slice(&VERSION.to_le_bytes());
@@ -152,6 +157,134 @@ impl<'w> SegmentWriter<'w> {
                 source,
             })?;
         Ok((n_docs, self.n_records, checksum, self.bytes + 8))
+    }
+}
+
+/// Folds contiguous segments (oldest first) into one segment written to `out`, streamed with
+/// bounded memory: records are k-way merged with each segment's documents renumbered after the
+/// documents of the segments before it, and ids and sketches are concatenated. A document keeps
+/// its rank (segment order, then position), so lookups give the same answers as before.
+pub fn merge_segments(segs: &[Segment], out: &mut dyn Write) -> Result<()> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let Some(first) = segs.first() else {
+        return Err(DedupeError::InvalidManifest { reason: "nothing to merge".into() });
+    };
+    let total_docs: u64 = segs.iter().map(|s| s.n_docs as u64).sum();
+    if total_docs > DOC_MASK as u64 + 1 {
+        return Err(DedupeError::TooManyDocuments { limit: DOC_MASK as u64 + 1 });
+    }
+    for s in segs {
+        if s.fingerprint != first.fingerprint {
+            return Err(DedupeError::ParamsMismatch { index: first.fingerprint, run: s.fingerprint });
+        }
+        if s.sketch_len != first.sketch_len {
+            return Err(DedupeError::SketchMismatch {
+                reason: format!("segment `{}` stores sketches of another length than `{}`", s.name, first.name),
+            });
+        }
+    }
+    let mut w = SegmentWriter::new(out, first.fingerprint);
+    // Records: one buffered reader per segment, a heap of their heads.
+    let mut bases = Vec::with_capacity(segs.len());
+    let mut base = 0u32;
+    for s in segs {
+        bases.push(base);
+        base += s.n_docs as u32;
+    }
+    let mut readers: Vec<Chunks<'_>> = segs.iter().map(|s| Chunks::new(s, 0, (s.n_records * RECORD_BYTES) as u64, RECORD_BYTES)).collect();
+    let mut heap = BinaryHeap::new();
+    let head = |r: &mut Chunks<'_>, i: usize| -> Result<Option<Reverse<(u64, u32, usize)>>> {
+        Ok(r.next(RECORD_BYTES)?.map(|b| {
+            let d = rd_u32(b, 8);
+            Reverse((rd_u64(b, 0), (d & EXACT_TAG) | (bases[i] + (d & DOC_MASK)), i))
+        }))
+    };
+    for (i, r) in readers.iter_mut().enumerate() {
+        heap.extend(head(r, i)?);
+    }
+    while let Some(Reverse((k, d, i))) = heap.pop() {
+        w.record(k, d)?;
+        heap.extend(head(&mut readers[i], i)?);
+    }
+    // Id offsets: each segment's, shifted by the id bytes before it (its leading 0 dropped but
+    // for the first).
+    let mut id_base = 0u64;
+    w.put(&0u64.to_le_bytes())?;
+    for s in segs {
+        let mut r = Chunks::new(s, s.offsets_start + 8, s.n_docs as u64 * 8, 8);
+        let mut last = 0;
+        while let Some(b) = r.next(8)? {
+            last = rd_u64(b, 0);
+            w.put(&(id_base + last).to_le_bytes())?;
+        }
+        id_base += last;
+    }
+    for s in segs {
+        let mut r = Chunks::new(s, s.ids_start, s.sketches_start - s.ids_start, 1);
+        while let Some(b) = r.next_chunk()? {
+            w.put(b)?;
+        }
+    }
+    for s in segs {
+        let mut r = Chunks::new(s, s.sketches_start, (s.n_docs * s.sketch_len * 2) as u64, 2);
+        while let Some(b) = r.next_chunk()? {
+            w.put(b)?;
+        }
+    }
+    w.footer(total_docs, first.sketch_len)?;
+    Ok(())
+}
+
+/// A sequential reader over a section of a segment file, in chunks of about 64 KiB.
+struct Chunks<'s> {
+    seg: &'s Segment,
+    at: u64,
+    end: u64,
+    buf: Vec<u8>,
+    pos: usize,
+    unit: usize,
+}
+
+impl<'s> Chunks<'s> {
+    fn new(seg: &'s Segment, at: u64, len: u64, unit: usize) -> Self {
+        Self { seg, at, end: at + len, buf: Vec::new(), pos: 0, unit }
+    }
+
+    fn fill(&mut self) -> Result<bool> {
+        if self.pos < self.buf.len() {
+            return Ok(true);
+        }
+        if self.at >= self.end {
+            return Ok(false);
+        }
+        let step = ((64 << 10) / self.unit).max(1) * self.unit;
+        let n = (self.end - self.at).min(step as u64) as usize;
+        self.buf.resize(n, 0);
+        self.seg.read(self.at, &mut self.buf)?;
+        self.at += n as u64;
+        self.pos = 0;
+        Ok(true)
+    }
+
+    /// The next `n` bytes (`n` divides the unit the reader was made with).
+    fn next(&mut self, n: usize) -> Result<Option<&[u8]>> {
+        if !self.fill()? {
+            return Ok(None);
+        }
+        let p = self.pos;
+        self.pos += n;
+        Ok(Some(&self.buf[p..p + n]))
+    }
+
+    /// The rest of the current chunk.
+    fn next_chunk(&mut self) -> Result<Option<&[u8]>> {
+        if !self.fill()? {
+            return Ok(None);
+        }
+        let p = self.pos;
+        self.pos = self.buf.len();
+        Ok(Some(&self.buf[p..]))
     }
 }
 
@@ -661,6 +794,37 @@ impl DedupeIndex {
     pub fn num_docs(&self) -> usize {
         self.segments.iter().map(|s| s.n_docs).sum()
     }
+    /// The newest segments that should be folded into one, so that the index holds at most
+    /// about log2(documents) segments whatever the number of epochs: the run of newest segments
+    /// grows backwards while the segment before it holds no more documents than the run (a binary
+    /// counter: each document is rewritten about log2 times over the index's life).
+    pub fn merge_candidates(&self) -> Option<std::ops::Range<usize>> {
+        let n = self.segments.len();
+        let size = |s: &Segment| s.n_docs.max(1) as u64;
+        let mut start = n.checked_sub(1)?;
+        let mut tail = size(&self.segments[start]);
+        while start > 0 && size(&self.segments[start - 1]) <= tail {
+            start -= 1;
+            tail += size(&self.segments[start]);
+        }
+        (start + 1 < n).then_some(start..n)
+    }
+
+    /// Replaces the segments in `range` by `merged` (made from them by [`merge_segments`]);
+    /// returns the names of the segments it replaced.
+    pub fn replace_segments(&mut self, range: std::ops::Range<usize>, merged: Segment) -> Result<Vec<String>> {
+        let docs: usize = self.segments.get(range.clone()).map(|s| s.iter().map(|s| s.n_docs).sum()).unwrap_or(usize::MAX);
+        if docs != merged.n_docs || merged.fingerprint != self.fingerprint {
+            return Err(DedupeError::InvalidManifest {
+                reason: format!("merged segment `{}` does not hold the documents it replaces", merged.name),
+            });
+        }
+        if self.segments.iter().enumerate().any(|(i, s)| !range.contains(&i) && s.name == merged.name) {
+            return Err(DedupeError::DuplicateSegment { name: merged.name });
+        }
+        Ok(self.segments.splice(range, [merged]).map(|s| s.name).collect())
+    }
+
     /// Bytes the index keeps in memory (see [`Segment::resident_bytes`]).
     pub fn resident_bytes(&self) -> usize {
         self.segments.iter().map(Segment::resident_bytes).sum()
@@ -723,6 +887,92 @@ mod tests {
         }
         assert_eq!(seg.id(4999).unwrap(), "doc-4999");
         assert_eq!(seg.id(5000).unwrap(), "");
+    }
+
+    /// A segment with ids `<tag>-<d>` and a 2-value sketch per document.
+    fn tagged(tag: &str, keys: &[(u64, u32)], n_docs: u32) -> Segment {
+        let mut bytes = Vec::new();
+        let mut w = SegmentWriter::new(&mut bytes, 7);
+        for &(k, d) in keys {
+            w.record(k, d).unwrap();
+        }
+        let ids: Vec<String> = (0..n_docs).map(|d| format!("{tag}-{d}")).collect();
+        let sketches: Vec<u16> = (0..n_docs).flat_map(|d| [d as u16, tag.len() as u16]).collect();
+        w.finish(ids.iter().map(String::as_str), &sketches, 2).unwrap();
+        Segment::from_bytes(tag, &bytes).unwrap()
+    }
+
+    #[test]
+    fn a_merged_segment_answers_as_its_inputs_did() {
+        // Three segments sharing keys (exact and not), one of them empty; enough records that the
+        // merge crosses chunk and block boundaries.
+        let mk = |n_docs: u32, keys: u64, salt: u64| {
+            let mut v: Vec<(u64, u32)> = (0..n_docs)
+                .flat_map(|d| (0..keys).map(move |b| (((d as u64 * 7 + b * 13 + salt) % 5000), d | if b == 0 { EXACT_TAG } else { 0 })))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let segs = [tagged("a", &mk(3000, 4, 0), 3000), tagged("bb", &[], 0), tagged("ccc", &mk(2500, 5, 1), 2500)];
+        let mut bytes = Vec::new();
+        merge_segments(&segs, &mut bytes).unwrap();
+        let m = Segment::from_bytes("m", &bytes).unwrap();
+        assert_eq!((m.num_docs(), m.num_records()), (5500, segs.iter().map(Segment::num_records).sum()));
+        let bases = [0u32, 3000, 3000];
+        let (mut merged, mut inputs): (SegmentCursor<'_>, Vec<SegmentCursor<'_>>) = (m.cursor(), segs.iter().map(Segment::cursor).collect());
+        for key in 0..5001u64 {
+            for exact in [false, true] {
+                let mut want = Vec::new();
+                for (i, c) in inputs.iter_mut().enumerate() {
+                    let mut got = Vec::new();
+                    c.lookup(key, exact, &mut got).unwrap();
+                    want.extend(got.into_iter().map(|d| bases[i] + d));
+                }
+                let mut got = Vec::new();
+                merged.lookup(key, exact, &mut got).unwrap();
+                assert_eq!(got, want, "key {key} exact {exact}");
+            }
+        }
+        let mut sk = Vec::new();
+        for (doc, id, sketch) in [(0u32, "a-0", [0u16, 1]), (2999, "a-2999", [2999, 1]), (3000, "ccc-0", [0, 3]), (5499, "ccc-2499", [2499, 3])] {
+            assert_eq!(m.id(doc).unwrap(), id);
+            m.sketch(doc, &mut sk).unwrap();
+            assert_eq!(sk, sketch);
+        }
+    }
+
+    #[test]
+    fn merges_keep_the_segment_count_logarithmic() {
+        let one = |i: usize| {
+            let mut bytes = Vec::new();
+            let mut w = SegmentWriter::new(&mut bytes, 7);
+            w.record(i as u64, 0).unwrap();
+            let id = format!("e{i}");
+            w.finish([id.as_str()].into_iter(), &[], 0).unwrap();
+            Segment::from_bytes(&format!("epoch-{i}"), &bytes).unwrap()
+        };
+        let mut ix = DedupeIndex::new(7);
+        let mut most = 0;
+        for i in 0..300 {
+            ix.push_segment(one(i)).unwrap();
+            if let Some(r) = ix.merge_candidates() {
+                let mut bytes = Vec::new();
+                merge_segments(&ix.segments()[r.clone()], &mut bytes).unwrap();
+                let replaced = ix.replace_segments(r.clone(), Segment::from_bytes(&format!("m{i}"), &bytes).unwrap()).unwrap();
+                assert_eq!(replaced.len(), r.len());
+            }
+            most = most.max(ix.segments().len());
+            // A binary counter: one segment per set bit of the number of epochs.
+            assert_eq!(ix.segments().len(), (i + 1).count_ones() as usize, "after {} epochs", i + 1);
+        }
+        assert!(most <= 9, "{most}");
+        assert_eq!(ix.num_docs(), 300);
+        // Ranks survive: the first epoch's document is still document 0 of the oldest segment.
+        assert_eq!(ix.segments()[0].id(0).unwrap(), "e0");
+        let mut hits = Vec::new();
+        ix.segments()[0].cursor().lookup(255, false, &mut hits).unwrap();
+        assert_eq!(hits, [255]);
     }
 
     #[test]

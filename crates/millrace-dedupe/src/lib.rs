@@ -61,7 +61,7 @@ pub use dedupe::{
 };
 pub use error::{DedupeError, Result};
 pub use exact::{ExactParams, fold_text, text_hash};
-pub use index::{DedupeIndex, IndexManifest, Segment, SegmentCursor, SegmentInfo};
+pub use index::{DedupeIndex, IndexManifest, Segment, SegmentCursor, SegmentInfo, merge_segments};
 pub use minhash::{MinHashParams, MinHasher, band_keys, signature};
 
 /// SQL-friendly helpers that the engine wraps as scalar functions.

@@ -116,6 +116,7 @@ impl DedupeState {
         if let Some(loc) = &self.index_loc {
             write_from_file(&loc.child(&format!("segments/{name}")), &file).await?;
         }
+        let name_of_last = name.clone();
         let seg = tokio::task::spawn_blocking(move || Segment::open(&name, file)).await.map_err(err)?.map_err(err)?;
         let manifest = {
             let mut g = self.index.lock().map_err(poisoned)?;
@@ -125,6 +126,47 @@ impl DedupeState {
         };
         if let Some(loc) = &self.index_loc {
             write_bytes(&loc.child("manifest.json"), manifest).await?;
+        }
+        self.compact(&name_of_last).await
+    }
+
+    /// Folds the newest segments into one when the merge rule asks for it, so a long run (a stream
+    /// worker adds a segment per epoch) keeps about log2(documents) segments open and searched,
+    /// not one per epoch. The merged segment is stored under a new name, the manifest that lists
+    /// it in place of its inputs is the commit, and only then are the inputs deleted: segments
+    /// this index's manifest listed, under the index lease this run holds. A crash in between
+    /// leaves an unlisted object, never a broken index.
+    async fn compact(&self, last: &str) -> Result<()> {
+        let picked = {
+            let g = self.index.lock().map_err(poisoned)?;
+            g.as_ref().and_then(|ix| ix.merge_candidates().map(|r| (r.clone(), ix.segments()[r].to_vec())))
+        };
+        let Some((range, inputs)) = picked else { return Ok(()) };
+        let name = format!("{last}-merged");
+        let file = tempfile::tempfile().map_err(err)?;
+        let out = file.try_clone().map_err(err)?;
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut w = std::io::BufWriter::new(&out);
+            millrace_dedupe::merge_segments(&inputs, &mut w).map_err(err)?;
+            w.flush().map_err(err)
+        })
+        .await
+        .map_err(err)??;
+        if let Some(loc) = &self.index_loc {
+            write_from_file(&loc.child(&format!("segments/{name}")), &file).await?;
+        }
+        let seg = tokio::task::spawn_blocking(move || Segment::open(&name, file)).await.map_err(err)?.map_err(err)?;
+        let (replaced, manifest) = {
+            let mut g = self.index.lock().map_err(poisoned)?;
+            let Some(ix) = g.as_mut() else { return Ok(()) };
+            (ix.replace_segments(range, seg).map_err(err)?, ix.manifest_bytes())
+        };
+        if let Some(loc) = &self.index_loc {
+            write_bytes(&loc.child("manifest.json"), manifest).await?;
+            for old in replaced {
+                millrace_connectors::commit::delete_if_present(&loc.child(&format!("segments/{old}"))).await?;
+            }
         }
         Ok(())
     }

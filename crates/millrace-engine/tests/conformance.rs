@@ -256,18 +256,30 @@ async fn dedupe_index(b: &Backend) {
         );
         millrace_spec::load_str(&text, "dx.yaml", &[]).unwrap_or_else(|e| panic!("{e}\n{text}"))
     };
-    let first = docs("first", 30);
+    let first = docs("first", 120);
     let mut with_copy = first.clone();
     with_copy.push(serde_json::json!({"id": "first-copy", "text": first[7]["text"]}));
     put(&reg, &format!("{}/dx1/a.jsonl", b.root), jsonl(&with_copy)).await;
     let out1 = format!("{}/dx1-out", b.root);
     let r1 = millrace_engine::run(&run(format!("{}/dx1/*.jsonl", b.root), out1.clone()), Default::default()).await.unwrap();
-    assert_eq!((r1.rows_read, r1.rows_written), (31, 30), "{}: {r1:?}", b.name);
-    assert!(r1.epochs_committed >= 2, "{}: a segment per epoch", b.name);
+    assert_eq!((r1.rows_read, r1.rows_written), (121, 120), "{}: {r1:?}", b.name);
+    assert!(r1.epochs_committed >= 4, "{}: a segment per epoch: {r1:?}", b.name);
     let manifest = reg.resolve(&format!("{index}/manifest.json")).unwrap();
     let m = millrace_dedupe::IndexManifest::from_bytes(&manifest.store.get(&manifest.path).await.unwrap().bytes().await.unwrap()).unwrap();
-    assert_eq!(m.segments.len() as u64, r1.epochs_committed, "{}", b.name);
-    assert_eq!(m.segments.iter().map(|s| s.docs).sum::<u64>(), 30, "{}: kept documents are indexed", b.name);
+    assert_eq!(m.segments.iter().map(|s| s.docs).sum::<u64>(), 120, "{}: kept documents are indexed", b.name);
+    // Newer segments are merged into older ones until each holds more documents than all newer
+    // ones together (so at most log2(documents) + 1 stay), and what a merge replaced is deleted.
+    assert!(m.segments.len() < r1.epochs_committed as usize, "{}: {} segments after {} epochs", b.name, m.segments.len(), r1.epochs_committed);
+    for (i, s) in m.segments.iter().enumerate() {
+        let newer: u64 = m.segments[i + 1..].iter().map(|s| s.docs.max(1)).sum();
+        assert!(i + 1 == m.segments.len() || s.docs > newer, "{}: {:?}", b.name, m.segments);
+    }
+    let segs = reg.resolve(&format!("{index}/segments")).unwrap();
+    let mut stored: Vec<String> = segs.store.list(Some(&segs.path)).map_ok(|o| o.location.filename().unwrap_or_default().to_string()).try_collect().await.unwrap();
+    stored.sort();
+    let mut listed: Vec<String> = m.segments.iter().map(|s| s.name.clone()).collect();
+    listed.sort();
+    assert_eq!(stored, listed, "{}: only listed segments are stored", b.name);
 
     // A second pipeline: five exact copies of first-run documents (new ids) and five new ones.
     let mut second: Vec<serde_json::Value> =
