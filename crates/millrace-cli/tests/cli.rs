@@ -176,7 +176,7 @@ fn chaos(root: &str, storage: &str, s3_endpoint: &str, kills: usize, seed: u64) 
     std::fs::write(
         &spec,
         format!(
-            "name: chaos\nsource:\n  files: {}/in-*.jsonl\n  id_field: id\n  epoch_bytes: 48KiB\n  split_bytes: 32KiB\nsinks:\n  - parquet: {root}/parquet\n    partition_by: [bucket]\n  - jsonl: {root}/jsonl\nengine:\n  threads: 2\n{storage}",
+            "name: chaos\nsource:\n  files: {}/in-*.jsonl\n  id_field: id\n  epoch_bytes: 16KiB\n  split_bytes: 16KiB\nsinks:\n  - parquet: {root}/parquet\n    partition_by: [bucket]\n  - jsonl: {root}/jsonl\nengine:\n  threads: 2\n{storage}",
             dir.path().display()
         ),
     )
@@ -255,7 +255,7 @@ fn chaos(root: &str, storage: &str, s3_endpoint: &str, kills: usize, seed: u64) 
 #[test]
 fn kill_9_chaos_on_local_disk_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    chaos(&dir.path().display().to_string(), "", "", 25, 7);
+    chaos(&dir.path().display().to_string(), "", "", 50, 7);
 }
 
 #[test]
@@ -268,7 +268,7 @@ fn kill_9_chaos_on_s3_loses_and_duplicates_nothing() {
     let storage = format!(
         "storage:\n  s3:\n    endpoint: {ep}\n    allow_http: true\n    region: us-east-1\n    access_key_id: test\n    secret_access_key: test\n    virtual_hosted_style_request: false\n"
     );
-    chaos(&root, &storage, &ep, 25, 11);
+    chaos(&root, &storage, &ep, 50, 11);
 }
 
 /// The reliability proof of a stream worker, against a Kafka-protocol broker running in its own
