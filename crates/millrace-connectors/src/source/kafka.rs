@@ -16,8 +16,8 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub mod group;
@@ -30,6 +30,8 @@ pub const TIMESTAMP_COLUMN: &str = "_kafka_timestamp";
 pub const KEY_COLUMN: &str = "_kafka_key";
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+/// KiB a partition's reader prefetches (see [`PartitionReader::open`]).
+const READ_PREFETCH_KB: u32 = 2048;
 /// Records sampled to infer the columns of JSON messages.
 const SAMPLE_RECORDS: usize = 1000;
 
@@ -68,6 +70,10 @@ pub struct KafkaSource {
     only: Option<Partition>,
     /// A scale-out worker's group membership: offsets are committed through it.
     member: Option<Arc<group::Member>>,
+    /// Each partition's reader, kept between epochs where the last unit ended: the next epoch's
+    /// unit of that partition starts there, so its consumer, its connection and what it already
+    /// fetched past the last unit's end are used, not fetched and decompressed again.
+    readers: Arc<Mutex<HashMap<Partition, PartitionReader>>>,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -79,12 +85,12 @@ impl std::fmt::Debug for KafkaSource {
 
 impl KafkaSource {
     pub fn new(spec: &KafkaSourceSpec) -> Self {
-        Self { spec: Arc::new(spec.clone()), only: None, member: None }
+        Self { spec: Arc::new(spec.clone()), only: None, member: None, readers: Arc::default() }
     }
 
     /// The source of one scale-out lane: `partition` only, offsets committed through `member`.
     pub fn lane(&self, partition: Partition, member: Option<Arc<group::Member>>) -> Self {
-        Self { spec: self.spec.clone(), only: Some(partition), member }
+        Self { spec: self.spec.clone(), only: Some(partition), member, readers: Arc::default() }
     }
 
     pub fn spec(&self) -> &KafkaSourceSpec {
@@ -247,15 +253,20 @@ impl KafkaSource {
                 if values.len() >= SAMPLE_RECORDS {
                     break;
                 }
-                let mut r = PartitionReader::open(self, u)?;
-                let mut taken = 0;
-                while taken < per_unit && values.len() < SAMPLE_RECORDS {
+                // The unit's own reader samples, then gives the records back to be read again.
+                let mut r = self.reader(u)?;
+                let start = r.at;
+                let mut taken = Vec::new();
+                while taken.len() < per_unit && values.len() < SAMPLE_RECORDS {
                     let Some(m) = r.next().await? else { break };
-                    taken += 1;
                     if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_slice::<serde_json::Value>(&m.payload) {
                         values.push(v);
                     }
+                    taken.push(m);
                 }
+                r.unread(taken);
+                r.at = start;
+                self.keep(r);
             }
             inferred = super::schema::infer_values(&values);
         }
@@ -266,26 +277,71 @@ impl KafkaSource {
     }
 }
 
+impl KafkaSource {
+    /// A reader positioned at the unit's start: the partition's kept reader when it stopped
+    /// exactly there, a new one otherwise.
+    fn reader(&self, unit: &WorkUnit) -> Result<PartitionReader> {
+        let (topic, partition) = parse_unit_url(&unit.file.url).ok_or_else(|| ConnectorError::read(&unit.file.url, "not a Kafka unit"))?;
+        let (start, end) = unit.range.map(|(a, b)| (a as i64, b as i64)).unwrap_or((0, 0));
+        let kept = self.readers.lock().map_err(|_| ConnectorError::read(&unit.file.url, "reader pool poisoned"))?.remove(&(topic, partition));
+        match kept {
+            Some(mut r) if r.at == start && end > start => {
+                r.url = unit.file.url.clone();
+                r.end = end;
+                Ok(r)
+            }
+            _ => PartitionReader::open(self, unit),
+        }
+    }
+
+    /// Keeps a reader that stopped at its unit's end (or was given its records back) for the
+    /// partition's next unit.
+    fn keep(&self, r: PartitionReader) {
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.insert((r.topic.clone(), r.partition), r);
+        }
+    }
+}
+
 /// Reads one planned unit's records in offset order and stops at its planned end.
 struct PartitionReader {
     consumer: StreamConsumer,
     url: String,
     topic: String,
     partition: i32,
+    /// The next offset to deliver.
     at: i64,
     end: i64,
     timeout: Duration,
+    /// Records received but not delivered yet: past the last unit's end, or given back by the
+    /// schema sampler.
+    held: VecDeque<Record>,
 }
 
 impl PartitionReader {
+    /// Gives delivered records back (in offset order): they are delivered again first.
+    fn unread(&mut self, records: Vec<Record>) {
+        if let Some(first) = records.first() {
+            self.at = first.offset;
+        }
+        for r in records.into_iter().rev() {
+            self.held.push_front(r);
+        }
+    }
+
+    /// A reader whose consumer prefetches about [`READ_PREFETCH_KB`] ahead. librdkafka prefetches
+    /// up to 64 MiB per consumer by default and a worker reads every partition at once: keep the
+    /// prefetch near a few batches unless the spec sets it.
     fn open(source: &KafkaSource, unit: &WorkUnit) -> Result<Self> {
+        let prefetch_kb = READ_PREFETCH_KB;
         let (topic, partition) = parse_unit_url(&unit.file.url).ok_or_else(|| ConnectorError::read(&unit.file.url, "not a Kafka unit"))?;
         let (start, end) = unit.range.map(|(a, b)| (a as i64, b as i64)).unwrap_or((0, 0));
         let mut config = source.config();
-        // librdkafka prefetches up to 64 MiB per consumer by default, and a worker reads every
-        // partition at once: keep the prefetch near a batch unless the spec says otherwise.
         if !source.spec.options.contains_key("queued.max.messages.kbytes") {
-            config.set("queued.max.messages.kbytes", "8192");
+            config.set("queued.max.messages.kbytes", prefetch_kb.to_string());
+        }
+        if !source.spec.options.contains_key("fetch.message.max.bytes") {
+            config.set("fetch.message.max.bytes", (prefetch_kb.min(1024) * 1024).to_string());
         }
         let consumer: StreamConsumer = config.create().map_err(|e| kafka_err("client", e))?;
         if end > start {
@@ -294,11 +350,22 @@ impl PartitionReader {
             consumer.assign(&tpl).map_err(|e| kafka_err("assign", e))?;
         }
         let timeout = Duration::from_secs(source.spec.read_timeout_seconds.max(1));
-        Ok(Self { consumer, url: unit.file.url.clone(), topic, partition, at: start, end, timeout })
+        Ok(Self { consumer, url: unit.file.url.clone(), topic, partition, at: start, end, timeout, held: VecDeque::new() })
     }
 
     /// The next record below the planned end, or `None` when the unit is done.
     async fn next(&mut self) -> Result<Option<Record>> {
+        if let Some(r) = self.held.front() {
+            if r.offset >= self.end {
+                self.at = self.at.max(self.end);
+                return Ok(None);
+            }
+            let r = self.held.pop_front();
+            if let Some(r) = &r {
+                self.at = r.offset + 1;
+            }
+            return Ok(r);
+        }
         let since = std::time::Instant::now();
         while self.at < self.end {
             let left = self.timeout.saturating_sub(since.elapsed());
@@ -314,20 +381,23 @@ impl PartitionReader {
             match got {
                 Ok(m) => {
                     let offset = m.offset();
-                    if offset >= self.end {
-                        self.at = self.end;
-                        return Ok(None);
-                    }
                     if offset < self.at {
                         continue;
                     }
-                    self.at = offset + 1;
-                    return Ok(Some(Record {
+                    let r = Record {
                         offset,
                         timestamp: m.timestamp().to_millis(),
                         key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
                         payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                    }));
+                    };
+                    if offset >= self.end {
+                        // The first record of the partition's next unit: held for it.
+                        self.held.push_back(r);
+                        self.at = self.end;
+                        return Ok(None);
+                    }
+                    self.at = offset + 1;
+                    return Ok(Some(r));
                 }
                 // The fetch position reached the partition's end: what a read_committed consumer
                 // can see below `end` has been delivered (the rest are markers or aborted records).
@@ -416,7 +486,7 @@ pub(crate) async fn read(ctx: &UnitCtx<'_>, source: &KafkaSource) -> Result<()> 
     let data_fields: Vec<Field> = ctx.schema.fields().iter().filter(|f| !f.name().starts_with("_kafka_")).map(|f| f.as_ref().clone()).collect();
     let data_schema: SchemaRef = Arc::new(Schema::new(data_fields));
     let known = super::schema::Known::of(ctx.schema, ctx.opts.schema.mode);
-    let mut reader = PartitionReader::open(source, ctx.unit)?;
+    let mut reader = source.reader(ctx.unit)?;
     let mut b = Batcher::default();
     while let Some(r) = reader.next().await? {
         let len = r.payload.len();
@@ -463,9 +533,10 @@ pub(crate) async fn read(ctx: &UnitCtx<'_>, source: &KafkaSource) -> Result<()> 
             }
         }
     }
-    if !b.rows.is_empty() {
-        ctx.emit(to_batch(ctx, &data_schema, &topic, partition, b, json)?).await;
+    if !b.rows.is_empty() && !ctx.emit(to_batch(ctx, &data_schema, &topic, partition, b, json)?).await {
+        return Ok(());
     }
+    source.keep(reader);
     Ok(())
 }
 
