@@ -384,6 +384,8 @@ fn kafka_worker_kill_9_chaos_loses_and_duplicates_nothing() {
     assert_eq!(finished_early, 0, "a following worker runs until it is stopped");
     let o = bin().args(["run", spec.to_str().unwrap(), "--json", "--no-checks", "--set", "source.kafka.follow=false"]).output().unwrap();
     assert!(o.status.success(), "the draining run completes: {}", String::from_utf8_lossy(&o.stderr));
+    // Readers kept between epochs wait at their partition's end: that is no error to report.
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("ERROR"), "{}", String::from_utf8_lossy(&o.stderr));
     // The killed workers committed most of the stream; the epochs of each are in the state.
     let checkpoints = std::fs::read_dir(out.join("_millrace/checkpoints")).unwrap().count();
     let plans = std::fs::read_dir(out.join("_millrace/plans")).unwrap().count();

@@ -303,9 +303,26 @@ impl KafkaSource {
     }
 }
 
+/// A reader's client events. A reader kept between epochs sits at its partition's end, and
+/// librdkafka reports the end of partition it reaches there as a global error: it is the
+/// expected state of a caught-up reader, not an error.
+struct ReaderContext;
+
+impl rdkafka::ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)) {
+            tracing::debug!(target: "rdkafka::client", "librdkafka: {error}: {reason}");
+        } else {
+            tracing::error!(target: "rdkafka::client", "librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for ReaderContext {}
+
 /// Reads one planned unit's records in offset order and stops at its planned end.
 struct PartitionReader {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<ReaderContext>,
     url: String,
     topic: String,
     partition: i32,
@@ -343,7 +360,7 @@ impl PartitionReader {
         if !source.spec.options.contains_key("fetch.message.max.bytes") {
             config.set("fetch.message.max.bytes", (prefetch_kb.min(1024) * 1024).to_string());
         }
-        let consumer: StreamConsumer = config.create().map_err(|e| kafka_err("client", e))?;
+        let consumer: StreamConsumer<ReaderContext> = config.create_with_context(ReaderContext).map_err(|e| kafka_err("client", e))?;
         if end > start {
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition_offset(&topic, partition, Offset::Offset(start)).map_err(|e| kafka_err("assign", e))?;
