@@ -277,6 +277,7 @@ async fn run_leased(
         let epoch_started = chrono::Utc::now();
         let before_read = metrics.rows_read.load(Ordering::Relaxed);
         let before_rej = metrics.rows_rejected.load(Ordering::Relaxed);
+        let before_skipped = metrics.records_skipped.load(Ordering::Relaxed);
         let counters = Arc::new(EpochCounters::new(spec.spec.stages.len()));
         let (rejects_tx, rejects_rx) = RejectSender::new(1024);
         let reject_task = tokio::spawn(write_rejects(sinks.rejects.clone(), epoch, rejects_rx, pii.clone()));
@@ -495,6 +496,7 @@ async fn run_leased(
             rows_written: cp.rows_written,
             rows_filtered: cp.rows_filtered,
             rows_rejected: cp.rows_rejected,
+            records_skipped: metrics.records_skipped.load(Ordering::Relaxed) - before_skipped,
             funnel: funnel(spec, &counters, rows_read, source_rejected, &by_reason),
             rejects_by_reason: by_reason,
             manifests,

@@ -57,6 +57,9 @@ pub struct EpochRecord {
     pub rows_written: u64,
     pub rows_filtered: u64,
     pub rows_rejected: u64,
+    /// Input records that are no documents by design (web archive `request`, `metadata`, ...
+    /// records and non-text responses): read = written + filtered + rejected + skipped.
+    pub records_skipped: u64,
     pub rejects_by_reason: BTreeMap<String, u64>,
     /// One per data sink, in spec order.
     pub manifests: Vec<EpochManifest>,
@@ -177,6 +180,8 @@ pub struct RunSummary {
     pub rows_written: u64,
     pub rows_filtered: u64,
     pub rows_rejected: u64,
+    /// See [`EpochRecord::records_skipped`].
+    pub records_skipped: u64,
     pub rejects_by_reason: BTreeMap<String, u64>,
     pub sinks: Vec<SinkSummary>,
     pub limited: bool,
@@ -236,6 +241,7 @@ impl RunSummary {
         self.rows_written += e.rows_written;
         self.rows_filtered += e.rows_filtered;
         self.rows_rejected += e.rows_rejected;
+        self.records_skipped += e.records_skipped;
         for (k, v) in &e.rejects_by_reason {
             *self.rejects_by_reason.entry(k.clone()).or_default() += v;
         }

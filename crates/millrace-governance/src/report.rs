@@ -362,6 +362,8 @@ fn source_kind(spec: &LoadedSpec) -> String {
         Some(millrace_spec::Format::Parquet) => "parquet",
         Some(millrace_spec::Format::Csv) => "csv",
         Some(millrace_spec::Format::Text) => "text",
+        Some(millrace_spec::Format::Warc) => "warc",
+        Some(millrace_spec::Format::Wet) => "wet",
         None => "files",
     }
     .to_string()

@@ -90,6 +90,10 @@ pub enum Format {
     Csv,
     #[serde(alias = "txt")]
     Text,
+    /// Web archive: one row per `response` record (`.warc`, `.warc.gz`).
+    Warc,
+    /// Web archive text: one row per `conversion` record (`.wet`, `.wet.gz`).
+    Wet,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]

@@ -7,6 +7,7 @@ pub mod kafka;
 mod parquet;
 pub mod schema;
 mod text;
+mod warc;
 
 use crate::listing::InputFile;
 use crate::reject::{Reject, RejectSender};
@@ -79,6 +80,8 @@ pub struct SourceMetrics {
     pub bytes_read: AtomicU64,
     pub rows_read: AtomicU64,
     pub rows_rejected: AtomicU64,
+    /// Records a source passes over by design (web archive records that are not documents).
+    pub records_skipped: AtomicU64,
     /// Arrow memory of the batches emitted, so later epochs can size batches from what was seen.
     pub arrow_bytes: AtomicU64,
 }
@@ -117,6 +120,8 @@ pub fn format_of(url: &str) -> Option<Format> {
         "parquet" | "pq" => Format::Parquet,
         "csv" | "tsv" => Format::Csv,
         "txt" | "text" | "md" | "rst" | "html" | "htm" => Format::Text,
+        "warc" | "arc" => Format::Warc,
+        "wet" => Format::Wet,
         _ => return None,
     })
 }
@@ -377,6 +382,7 @@ pub async fn infer_schema(registry: &StoreRegistry, files: &[InputFile], opts: &
             }
             Schema::new(vec![Field::new("source", DataType::Utf8, true)])
         }
+        Format::Warc | Format::Wet => warc::columns(),
     };
     run_schema(&inferred, &first.url, opts)
 }
@@ -384,7 +390,7 @@ pub async fn infer_schema(registry: &StoreRegistry, files: &[InputFile], opts: &
 /// The run's columns from the columns of its input (`inferred`, read from `url`).
 pub fn run_schema(inferred: &Schema, url: &str, opts: &ReadOptions) -> Result<SchemaRef> {
     let fields = columns(inferred, opts);
-    let has_text = inferred.fields().iter().any(|f| f.name() == &opts.text_field) || opts.format == Format::Text;
+    let has_text = inferred.fields().iter().any(|f| f.name() == &opts.text_field) || matches!(opts.format, Format::Text | Format::Warc | Format::Wet);
     if !has_text {
         return Err(ConnectorError::schema(
             url,
@@ -492,6 +498,7 @@ pub async fn read_unit(
         Format::Parquet => decoder_guard(&unit.file.url, parquet::read(&ctx)).await?,
         Format::Csv => csv::read(&ctx).await?,
         Format::Text => text::read(&ctx).await?,
+        Format::Warc | Format::Wet => warc::read(&ctx).await?,
     }
     Ok(())
 }
@@ -778,6 +785,9 @@ pub mod fuzzing {
             (Format::Csv, _) => "csv",
             (Format::Parquet, _) => "parquet",
             (Format::Text, _) => "txt",
+            (Format::Warc, Compression::Gzip) => "warc.gz",
+            (Format::Warc, _) => "warc",
+            (Format::Wet, _) => "wet",
         };
         let registry = StoreRegistry::default();
         let loc = registry.resolve(&format!("memory:///input.{ext}")).map_err(|e| e.to_string())?;

@@ -1,0 +1,322 @@
+//! Web archives: WARC files (`format: warc`, one row per `response` record, its HTTP payload
+//! decoded to UTF-8) and WET files (`format: wet`, one row per `conversion` record, the text as
+//! extracted), plain or gzip-compressed (`.warc.gz`, as Common Crawl ships them: one gzip member
+//! per record, read as one stream).
+//!
+//! Records are read one at a time with bounded memory: the header block is capped, a body over
+//! `max_record_bytes` is skipped (streamed past, not held) and rejected with its offset, so a
+//! hostile `Content-Length` costs nothing. Header blocks (WARC's and the HTTP response's) are
+//! parsed by `httparse`, the charset is decoded by `encoding_rs`: the declared one (HTTP
+//! `Content-Type`), else the page's `<meta charset>`, else UTF-8; a payload that does not decode
+//! is rejected with its offset. Other record types (`warcinfo`, `request`, `metadata`, ...) and
+//! responses that are not text are skipped and counted.
+//!
+//! The `warc` crate was not used: it reads synchronously from a `BufRead` and reports no record
+//! offsets, while every source here streams asynchronously from object storage and names the
+//! offset of what it rejects.
+
+use super::UnitCtx;
+use crate::{ConnectorError, Result};
+use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray, new_null_array};
+use arrow::datatypes::{DataType, Field, Schema};
+use millrace_spec::Format;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
+
+/// Largest WARC or HTTP header block read (Common Crawl's are about 1 KiB).
+const MAX_HEADER_BYTES: usize = 64 << 10;
+
+/// The columns a web archive gives, besides the run's id and text columns.
+pub(crate) fn columns() -> Schema {
+    Schema::new(vec![
+        Field::new("url", DataType::Utf8, true),
+        Field::new("date", DataType::Utf8, true),
+        Field::new("content_type", DataType::Utf8, true),
+        Field::new("charset", DataType::Utf8, true),
+        Field::new("status", DataType::Int32, true),
+    ])
+}
+
+/// One record's WARC header fields that rows use.
+#[derive(Default)]
+struct Head {
+    kind: String,
+    id: Option<String>,
+    url: Option<String>,
+    date: Option<String>,
+    length: Option<u64>,
+}
+
+/// A row in the making.
+#[derive(Default)]
+struct Rows {
+    ids: Vec<String>,
+    texts: Vec<String>,
+    urls: Vec<Option<String>>,
+    dates: Vec<Option<String>>,
+    types: Vec<Option<String>>,
+    charsets: Vec<Option<String>>,
+    statuses: Vec<Option<i32>>,
+    bytes: usize,
+}
+
+enum Next {
+    /// A record's header block was read.
+    Record(Head),
+    End,
+}
+
+/// Reads the next record's header block (skipping the blank lines between records); `Err` with a
+/// reason for a malformed block.
+async fn read_head<R: AsyncBufRead + Unpin + ?Sized>(r: &mut R, pos: &mut u64, start: &mut u64) -> std::io::Result<std::result::Result<Next, String>> {
+    let mut block = Vec::new();
+    // Blank lines before the version line.
+    loop {
+        let mut line = Vec::new();
+        let n = (&mut *r).take(MAX_HEADER_BYTES as u64).read_until(b'\n', &mut line).await?;
+        if n == 0 {
+            return Ok(Ok(Next::End));
+        }
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            *pos += n as u64;
+            continue;
+        }
+        *start = *pos;
+        *pos += n as u64;
+        if !line.starts_with(b"WARC/1.") {
+            let shown = String::from_utf8_lossy(&line[..line.len().min(40)]).trim_end().to_string();
+            return Ok(Err(format!("not_a_warc_record: expected a WARC/1.x version line, found {shown:?}")));
+        }
+        break;
+    }
+    // Header lines up to the blank line that ends them.
+    loop {
+        let before = block.len();
+        let n = (&mut *r).take((MAX_HEADER_BYTES - block.len().min(MAX_HEADER_BYTES)) as u64).read_until(b'\n', &mut block).await?;
+        *pos += n as u64;
+        if n == 0 || !block.ends_with(b"\n") {
+            return Ok(Err(if block.len() >= MAX_HEADER_BYTES {
+                format!("header_too_large: over {MAX_HEADER_BYTES} bytes")
+            } else {
+                "truncated_record: the header block ends early".to_string()
+            }));
+        }
+        if block[before..].iter().all(|b| *b == b'\r' || *b == b'\n') {
+            break;
+        }
+    }
+    let mut fields = [httparse::EMPTY_HEADER; 64];
+    let parsed = match httparse::parse_headers(&block, &mut fields) {
+        Ok(httparse::Status::Complete((_, parsed))) => parsed,
+        Ok(httparse::Status::Partial) => return Ok(Err("truncated_record: the header block ends early".into())),
+        Err(e) => return Ok(Err(format!("malformed_header: {e}"))),
+    };
+    let mut head = Head::default();
+    for h in parsed.iter() {
+        let v = || String::from_utf8_lossy(h.value).trim().to_string();
+        match h.name.to_ascii_lowercase().as_str() {
+            "warc-type" => head.kind = v().to_ascii_lowercase(),
+            "warc-record-id" => head.id = Some(v()),
+            "warc-target-uri" => head.url = Some(v()),
+            "warc-date" => head.date = Some(v()),
+            "content-length" => head.length = v().parse().ok(),
+            _ => {}
+        }
+    }
+    if head.length.is_none() {
+        return Ok(Err("malformed_header: no valid Content-Length".into()));
+    }
+    Ok(Ok(Next::Record(head)))
+}
+
+/// The payload of an HTTP response: status, media type, declared charset and the body's offset.
+fn http_head(block: &[u8]) -> std::result::Result<(u16, Option<String>, Option<String>, usize), String> {
+    let mut fields = [httparse::EMPTY_HEADER; 128];
+    let mut resp = httparse::Response::new(&mut fields);
+    let body_at = match resp.parse(block) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Err("malformed_http: the response head ends early".into()),
+        Err(e) => return Err(format!("malformed_http: {e}")),
+    };
+    let content_type = resp
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-type"))
+        .map(|h| String::from_utf8_lossy(h.value).trim().to_string());
+    let (mime, charset) = match &content_type {
+        Some(ct) => {
+            let mut parts = ct.split(';');
+            let mime = parts.next().map(|m| m.trim().to_ascii_lowercase());
+            let charset = parts.filter_map(|p| p.trim().split_once('=')).find(|(k, _)| k.trim().eq_ignore_ascii_case("charset")).map(|(_, v)| v.trim().trim_matches('"').to_string());
+            (mime, charset)
+        }
+        None => (None, None),
+    };
+    Ok((resp.code.unwrap_or(0), mime, charset, body_at))
+}
+
+/// Whether a response's media type is text a pipeline can use (no media type: sniffed as text).
+fn is_text(mime: Option<&str>) -> bool {
+    match mime {
+        None => true,
+        Some(m) => m.starts_with("text/") || m.contains("html") || m.contains("xml") || m == "application/json",
+    }
+}
+
+/// The charset a page declares in its first KiB (`<meta charset=..>` or `http-equiv` content).
+fn meta_charset(body: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = &body[..body.len().min(1024)];
+    let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
+    let at = lower.windows(8).position(|w| w == b"charset=")? + 8;
+    let rest = &head[at..];
+    let rest = rest.strip_prefix(b"\"").or_else(|| rest.strip_prefix(b"'")).unwrap_or(rest);
+    let end = rest.iter().position(|b| matches!(b, b'"' | b'\'' | b' ' | b';' | b'>' | b'/')).unwrap_or(rest.len());
+    encoding_rs::Encoding::for_label(&rest[..end])
+}
+
+/// Decodes a payload: `Ok((text, charset name))`, or `Err` with the reason.
+fn decode(body: &[u8], declared: Option<&str>) -> std::result::Result<(String, &'static str), String> {
+    let enc = match declared {
+        Some(label) => encoding_rs::Encoding::for_label(label.as_bytes()).ok_or_else(|| format!("unknown_charset: {label}"))?,
+        None => meta_charset(body).unwrap_or(encoding_rs::UTF_8),
+    };
+    // A byte-order mark overrides what was declared, as browsers do.
+    let (enc, bom) = encoding_rs::Encoding::for_bom(body).unwrap_or((enc, 0));
+    match enc.decode_without_bom_handling_and_without_replacement(&body[bom..]) {
+        Some(text) => Ok((text.into_owned(), enc.name())),
+        None => Err(format!("undecodable: not valid {}", enc.name())),
+    }
+}
+
+pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
+    let wet = ctx.opts.format == Format::Wet;
+    let want = if wet { "conversion" } else { "response" };
+    let max = ctx.opts.max_record_bytes;
+    let mut r = ctx.open(0).await?;
+    let io = |e: std::io::Error| ConnectorError::read(ctx.url(), e);
+    let (mut pos, mut start) = (0u64, 0u64);
+    let mut rows = Rows::default();
+    loop {
+        let head = match read_head(&mut r, &mut pos, &mut start).await.map_err(io)? {
+            Ok(Next::End) => break,
+            Ok(Next::Record(h)) => h,
+            Err(reason) => {
+                // The stream cannot be resynchronised after a broken header block: the rest of
+                // the unit is rejected as one record, with the offset where it broke.
+                ctx.reject(None, Some(start), reason, b"").await;
+                break;
+            }
+        };
+        let len = head.length.unwrap_or(0);
+        if len > max || head.kind != want {
+            // Streamed past, never held.
+            let skipped = tokio::io::copy(&mut (&mut r).take(len), &mut tokio::io::sink()).await.map_err(io)?;
+            pos += skipped;
+            if skipped < len {
+                ctx.reject(None, Some(start), format!("truncated_record: {skipped} of {len} body bytes"), b"").await;
+                break;
+            }
+            if len > max && head.kind == want {
+                ctx.reject(None, Some(start), format!("record_too_large: {len} bytes, over max_record_bytes ({max})"), b"").await;
+            } else {
+                ctx.metrics.records_skipped.fetch_add(1, Ordering::Relaxed);
+            }
+            continue;
+        }
+        let mut body = Vec::with_capacity(len as usize);
+        (&mut r).take(len).read_to_end(&mut body).await.map_err(io)?;
+        pos += body.len() as u64;
+        if (body.len() as u64) < len {
+            ctx.reject(None, Some(start), format!("truncated_record: {} of {len} body bytes", body.len()), &body).await;
+            break;
+        }
+        let decoded = if wet {
+            std::str::from_utf8(&body).map(|t| (t.to_string(), None, None, "UTF-8")).map_err(|e| format!("invalid_utf8: {e}"))
+        } else {
+            match http_head(&body) {
+                Err(reason) => Err(reason),
+                Ok((_, mime, _, _)) if !is_text(mime.as_deref()) => {
+                    ctx.metrics.records_skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Ok((status, mime, charset, at)) => decode(&body[at..], charset.as_deref()).map(|(t, cs)| (t, mime, Some(status), cs)),
+            }
+        };
+        match decoded {
+            Ok((text, mime, status, charset)) => {
+                rows.bytes += text.len();
+                rows.ids.push(head.id.unwrap_or_else(|| ctx.generated_id(start)));
+                rows.texts.push(text);
+                rows.urls.push(head.url);
+                rows.dates.push(head.date);
+                rows.types.push(mime);
+                rows.charsets.push(Some(charset.to_string()));
+                rows.statuses.push(status.map(i32::from));
+            }
+            Err(reason) => ctx.reject(None, Some(start), reason, &body).await,
+        }
+        if rows.texts.len() >= ctx.opts.batch_rows || rows.bytes >= ctx.opts.batch_bytes {
+            let b = batch(ctx, std::mem::take(&mut rows))?;
+            if !ctx.emit(b).await {
+                return Ok(());
+            }
+        }
+    }
+    if !rows.texts.is_empty() {
+        let b = batch(ctx, rows)?;
+        ctx.emit(b).await;
+    }
+    Ok(())
+}
+
+fn batch(ctx: &UnitCtx<'_>, rows: Rows) -> Result<RecordBatch> {
+    let n = rows.ids.len();
+    let Rows { ids, texts, urls, dates, types, charsets, statuses, .. } = rows;
+    let (mut ids, mut texts, mut urls, mut dates, mut types, mut charsets, mut statuses) =
+        (Some(ids), Some(texts), Some(urls), Some(dates), Some(types), Some(charsets), Some(statuses));
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    for f in ctx.schema.fields() {
+        let name = f.name().as_str();
+        let col: Option<ArrayRef> = if name == ctx.opts.id_field {
+            ids.take().map(|v| Arc::new(StringArray::from(v)) as ArrayRef)
+        } else if name == ctx.opts.text_field {
+            texts.take().map(|v| Arc::new(StringArray::from(v)) as ArrayRef)
+        } else {
+            match name {
+                "url" => urls.take().map(|v| Arc::new(StringArray::from(v)) as ArrayRef),
+                "date" => dates.take().map(|v| Arc::new(StringArray::from(v)) as ArrayRef),
+                "content_type" => types.take().map(|v| Arc::new(StringArray::from(v)) as ArrayRef),
+                "charset" => charsets.take().map(|v| Arc::new(StringArray::from(v)) as ArrayRef),
+                "status" => statuses.take().map(|v| Arc::new(Int32Array::from(v)) as ArrayRef),
+                _ => None,
+            }
+        };
+        cols.push(match col {
+            Some(c) if c.data_type() == f.data_type() => c,
+            _ => new_null_array(f.data_type(), n),
+        });
+    }
+    RecordBatch::try_new(ctx.schema.clone(), cols).map_err(|e| ConnectorError::read(ctx.url(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_decode_with_the_declared_the_meta_or_the_default_charset() {
+        let latin1 = b"caf\xe9";
+        assert_eq!(decode(latin1, Some("iso-8859-1")).unwrap(), ("café".to_string(), "windows-1252"));
+        let meta = b"<html><head><meta charset=\"windows-1251\"></head>\xcf\xf0\xe8";
+        assert_eq!(decode(meta, None).unwrap().1, "windows-1251");
+        assert!(decode(meta, None).unwrap().0.ends_with("При"));
+        assert_eq!(decode("日本".as_bytes(), None).unwrap(), ("日本".to_string(), "UTF-8"));
+        assert!(decode(latin1, None).unwrap_err().starts_with("undecodable"));
+        assert!(decode(b"x", Some("no-such-charset")).unwrap_err().starts_with("unknown_charset"));
+        let resp = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html; Charset=\"UTF-8\"\r\n\r\nbody";
+        let (status, mime, cs, at) = http_head(resp).unwrap();
+        assert_eq!((status, mime.as_deref(), cs.as_deref(), &resp[at..]), (404, Some("text/html"), Some("UTF-8"), &b"body"[..]));
+        assert!(!is_text(Some("image/png")) && is_text(Some("application/xhtml+xml")) && is_text(None));
+    }
+}
