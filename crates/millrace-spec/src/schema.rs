@@ -45,8 +45,8 @@ pub fn json_schema() -> Value {
 struct Model {
     name: fn() -> Cow<'static, str>,
     names: fn() -> Option<(Shape, &'static [&'static str])>,
-    canonical_field: fn(&'static str) -> Option<&'static str>,
-    variant_shape: fn(&'static str) -> Option<String>,
+    canonical_field: fn(&str) -> Option<&'static str>,
+    variant_shape: fn(&str) -> Option<String>,
 }
 
 fn model<T: JsonSchema + DeserializeOwned>() -> Model {
@@ -176,7 +176,7 @@ fn add_variant_aliases(schema: &mut Map<String, Value>, model: &Model, variants:
             continue;
         }
         // A variant with content: the branch of the canonical variant of the same shape, under the alias.
-        let canonical = known.iter().find(|k| shape.is_some() && (model.variant_shape)(leak(k)) == shape).cloned();
+        let canonical = known.iter().find(|k| shape.is_some() && (model.variant_shape)(k) == shape).cloned();
         let branches = schema.get_mut("oneOf").and_then(Value::as_array_mut);
         let (Some(canonical), Some(branches)) = (canonical, branches) else {
             panic!("`{}`: cannot place the alias `{alias}` in the schema", (model.name)());
@@ -223,12 +223,6 @@ fn add_unit_variant(schema: &mut Map<String, Value>, alias: &str) {
     }
 }
 
-/// Variant names come back from serde as `&'static str`; the schema's are owned. The few probed
-/// names live as long as the process, which prints the schema and exits.
-fn leak(s: &str) -> &'static str {
-    Box::leak(s.to_string().into_boxed_str())
-}
-
 const UNIT: &str = "unit";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,7 +267,7 @@ fn accepted_names<T: DeserializeOwned>() -> Option<(Shape, &'static [&'static st
 }
 
 /// The canonical field a name stands for: given twice, serde reports the field under its canonical name.
-fn canonical_field<T: DeserializeOwned>(name: &'static str) -> Option<&'static str> {
+fn canonical_field<T: DeserializeOwned>(name: &str) -> Option<&'static str> {
     (0..ANY_VALUES).find_map(|any| match T::deserialize(TwiceProbe { key: name, any }) {
         Err(Probe::Duplicate(canonical)) => Some(canonical),
         _ => None,
@@ -282,7 +276,7 @@ fn canonical_field<T: DeserializeOwned>(name: &'static str) -> Option<&'static s
 
 /// What a variant holds: `unit`, or the first thing its content asks the deserializer for (the
 /// struct's name, `string`, ...), which tells a variant's aliases from its siblings.
-fn variant_shape<T: DeserializeOwned>(name: &'static str) -> Option<String> {
+fn variant_shape<T: DeserializeOwned>(name: &str) -> Option<String> {
     match T::deserialize(VariantProbe(name)) {
         Err(Probe::Variant(shape)) => Some(shape),
         _ => None,
@@ -309,12 +303,12 @@ impl<'de> de::Deserializer<'de> for NamesProbe {
 }
 
 /// A map holding `key` twice, each time with a plain value.
-struct TwiceProbe {
-    key: &'static str,
+struct TwiceProbe<'a> {
+    key: &'a str,
     any: usize,
 }
 
-impl<'de> de::Deserializer<'de> for TwiceProbe {
+impl<'de> de::Deserializer<'de> for TwiceProbe<'_> {
     type Error = Probe;
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Probe> {
         visitor.visit_map(TwiceMap { key: self.key, any: self.any, given: 0 })
@@ -325,13 +319,13 @@ impl<'de> de::Deserializer<'de> for TwiceProbe {
     }
 }
 
-struct TwiceMap {
-    key: &'static str,
+struct TwiceMap<'a> {
+    key: &'a str,
     any: usize,
     given: u8,
 }
 
-impl<'de> de::MapAccess<'de> for TwiceMap {
+impl<'de> de::MapAccess<'de> for TwiceMap<'_> {
     type Error = Probe;
     fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Probe> {
         if self.given == 2 {
@@ -433,9 +427,9 @@ impl<'de> de::MapAccess<'de> for Empty {
 }
 
 /// An enum value naming the given variant, whose content reports what it asks for.
-struct VariantProbe(&'static str);
+struct VariantProbe<'a>(&'a str);
 
-impl<'de> de::Deserializer<'de> for VariantProbe {
+impl<'de> de::Deserializer<'de> for VariantProbe<'_> {
     type Error = Probe;
     fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Probe> {
         Err(Probe::Other("not an enum".into()))
@@ -449,7 +443,7 @@ impl<'de> de::Deserializer<'de> for VariantProbe {
     }
 }
 
-impl<'de> de::EnumAccess<'de> for VariantProbe {
+impl<'de, 'a> de::EnumAccess<'de> for VariantProbe<'a> {
     type Error = Probe;
     type Variant = Self;
     fn variant_seed<S: de::DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self), Probe> {
@@ -457,7 +451,7 @@ impl<'de> de::EnumAccess<'de> for VariantProbe {
     }
 }
 
-impl<'de> de::VariantAccess<'de> for VariantProbe {
+impl<'de> de::VariantAccess<'de> for VariantProbe<'_> {
     type Error = Probe;
     fn unit_variant(self) -> Result<(), Probe> {
         Err(Probe::Variant(UNIT.into()))
