@@ -104,6 +104,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the JSON Schema of a spec, for editors (completion and checks while typing) and other tools.
+    Schema,
     /// Maintain a `delta:` sink's table: compact small files, delete files no longer listed.
     Delta {
         #[command(subcommand)]
@@ -174,8 +176,18 @@ pub enum Template {
     Delta,
 }
 
+/// The bundled examples' first line points editors at the schema by a path inside the repository.
+const REPO_SCHEMA_HEADER: &str = "# yaml-language-server: $schema=../docs/spec.schema.json\n";
+
 impl Template {
+    /// The starter spec as `init` writes it: without the repository's schema header, whose
+    /// relative path would not hold beside the written file.
     pub fn text(self) -> &'static str {
+        let text = self.example();
+        text.strip_prefix(REPO_SCHEMA_HEADER).unwrap_or(text)
+    }
+
+    fn example(self) -> &'static str {
         match self {
             Template::Quickstart => include_str!("../../../pipelines/quickstart.yaml"),
             Template::Fineweb => include_str!("../../../pipelines/fineweb.yaml"),

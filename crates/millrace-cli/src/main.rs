@@ -129,8 +129,21 @@ async fn async_main(cli: Cli) -> ExitCode {
         Command::Report { run_json, output } => report(&run_json, output).await,
         Command::Delta { action } => delta(action).await,
         Command::Init { path, template, force } => init(&path, template, force),
+        Command::Schema => match serde_json::to_string_pretty(&millrace::spec_schema()) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot print the schema: {e}");
+                exit(Exit::Runtime)
+            }
+        },
     }
 }
+
+/// The header that points editors (yaml-language-server) at a schema written by `pipeline schema`.
+const SCHEMA_HEADER: &str = "# yaml-language-server: $schema=spec.schema.json";
 
 /// `pipeline init`: never overwrites a file unless asked.
 fn init(path: &Path, template: args::Template, force: bool) -> ExitCode {
@@ -142,6 +155,7 @@ fn init(path: &Path, template: args::Template, force: bool) -> ExitCode {
         return exit(Exit::Runtime);
     }
     eprintln!("wrote {} ({template:?} template); next: pipeline validate {0}, then pipeline run {0}", path.display());
+    eprintln!("editor completion: pipeline schema > spec.schema.json, and make the spec's first line: {}", SCHEMA_HEADER.trim_end());
     ExitCode::SUCCESS
 }
 

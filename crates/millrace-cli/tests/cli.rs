@@ -540,6 +540,7 @@ fn init_templates_validate_and_existing_files_are_kept() {
         assert!(o.status.success(), "{t}: {}", String::from_utf8_lossy(&o.stderr));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with('#'), "{t}: a commented starter");
+        assert!(!text.contains("$schema=../docs/"), "{t}: the repository-relative schema header is left out");
         let o = bin().current_dir(repo_root()).args(["validate", path.to_str().unwrap()]).output().unwrap();
         assert!(o.status.success(), "{t}: {}", String::from_utf8_lossy(&o.stderr));
     }
@@ -550,4 +551,51 @@ fn init_templates_validate_and_existing_files_are_kept() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
     assert!(bin().args(["init", path.to_str().unwrap(), "--force"]).output().unwrap().status.success());
     assert_ne!(std::fs::read_to_string(&path).unwrap(), "mine");
+}
+
+/// `docs/spec.schema.json` is what `pipeline schema` prints, so editors pointed at the repository's
+/// copy see the model the binary parses.
+#[test]
+fn the_committed_schema_is_the_generated_one() {
+    let o = bin().arg("schema").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let generated = String::from_utf8(o.stdout).unwrap();
+    let committed = std::fs::read_to_string(repo_root().join("docs/spec.schema.json")).unwrap_or_default();
+    assert!(
+        generated == committed,
+        "docs/spec.schema.json differs from the schema the spec model generates; regenerate it from the repository root:\n  pipeline schema > docs/spec.schema.json"
+    );
+}
+
+/// The generated schema, checked by the Python `jsonschema` package: the example pipelines, the
+/// golden tests' stages and every `pipeline init` starter validate; each invalid spec case the
+/// schema can see (`# schema: invalid`: unknown key, wrong type, missing field) fails it, and the
+/// cases only the parser's later checks find still pass it.
+#[test]
+fn specs_validate_against_the_schema_and_shape_errors_fail_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin().arg("schema").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let schema = dir.path().join("spec.schema.json");
+    std::fs::write(&schema, &o.stdout).unwrap();
+    let mut starters = Vec::new();
+    for t in ["quickstart", "fineweb", "stream", "delta"] {
+        let path = dir.path().join(format!("{t}.yaml"));
+        assert!(bin().args(["init", path.to_str().unwrap(), "--template", t]).output().unwrap().status.success());
+        starters.push(path);
+    }
+    let py = Command::new("python3")
+        .arg(repo_root().join("tests/e2e/check_spec_schema.py"))
+        .arg(repo_root())
+        .arg(&schema)
+        .args(&starters)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&py.stdout);
+    assert!(py.status.success(), "schema check failed:\n{out}\n{}", String::from_utf8_lossy(&py.stderr));
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let count = |k: &str| r[k].as_array().map_or(0, Vec::len);
+    assert!(count("valid") >= 20, "{r}");
+    assert!(count("shape_errors") >= 6, "{r}");
+    assert!(count("semantic_errors") >= 1, "{r}");
 }

@@ -38,7 +38,7 @@ use crate::minhash::{MinHashParams, MinHasher, compact_sketch, sketch_similarity
 use crate::spill::{DOC_MASK, EXACT_TAG, Entry, SpillSet};
 
 /// Which member of a duplicate cluster survives.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeepRule {
     /// The document with the lexicographically smallest id (bytewise).

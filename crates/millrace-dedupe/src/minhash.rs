@@ -32,7 +32,7 @@ use crate::error::{DedupeError, Result};
 
 /// Parameters of MinHash deduplication (YAML: `minhash:`). Defaults are FineWeb's: word
 /// 5-grams, 14 bands of 8 rows, 64-bit hashes.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MinHashParams {
     /// Whether MinHash takes part in a dedupe run.

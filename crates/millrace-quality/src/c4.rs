@@ -17,7 +17,7 @@ pub const NAME: &str = "c4_quality";
 
 /// Parameters of [`C4QualityFilter`]; names and defaults are those of datatrove's
 /// `C4QualityFilter.__init__`. Integer limits use `-1` to disable, like datatrove.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct C4QualityParams {
     /// Work on lines (`true`, as in C4) or on spaCy sentences (`false`).

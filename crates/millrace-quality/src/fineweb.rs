@@ -14,7 +14,7 @@ pub const NAME: &str = "fineweb_quality";
 
 /// Parameters of [`FineWebQualityFilter`]; names and defaults are those of datatrove's
 /// `FineWebQualityFilter.__init__`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FineWebQualityParams {
     /// Minimum share of lines ending in terminal punctuation (default 0.12).

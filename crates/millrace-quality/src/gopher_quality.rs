@@ -14,7 +14,7 @@ pub const DEFAULT_STOP_WORDS: [&str; 8] = ["the", "be", "to", "of", "and", "that
 
 /// Parameters of [`GopherQualityFilter`]; names and defaults are those of datatrove's
 /// `GopherQualityFilter.__init__`. A threshold set to `null` or `0` disables its rule.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct GopherQualityParams {
     /// Minimum number of non-symbol words (default 50).

@@ -12,7 +12,7 @@ pub const NAME: &str = "gopher_repetition";
 
 /// Parameters of [`GopherRepetitionFilter`]; names and defaults are those of datatrove's
 /// `GopherRepetitionFilter.__init__`. `null` or `0` disables the four duplicate-fraction rules.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct GopherRepetitionParams {
     /// Maximum share of duplicated paragraphs (default 0.3).

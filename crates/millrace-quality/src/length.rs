@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub const NAME: &str = "length";
 
 /// How [`LengthFilter`] counts words.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WordCounting {
     /// Python `str.split()`: whitespace-separated pieces (fast).
@@ -20,7 +20,7 @@ pub enum WordCounting {
 
 /// Parameters of [`LengthFilter`]; every bound is optional (`null` = no bound). Characters are
 /// Unicode code points (Python `len`).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LengthParams {
     /// Drop documents with fewer characters.

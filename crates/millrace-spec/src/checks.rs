@@ -81,6 +81,15 @@ const KINDS: &[(&str, &[&str])] = &[
     ("sql", &["query"]),
 ];
 
+/// The keys a check may hold beside its kind, with their aliases.
+const COMMON_KEYS: &[(&str, &[&str])] = &[
+    ("name", &[]),
+    ("severity", &["level"]),
+    ("warn_if", &["warn_when"]),
+    ("error_if", &["fail_if", "error_when"]),
+    ("description", &[]),
+];
+
 /// Every key a check map may hold (canonical spellings), in the order serde's messages list them.
 const ALL_KEYS: &[&str] = &[
     "row_count", "not_null", "unique", "accepted_values", "range", "regex", "duplicate_rate", "empty_rate", "schema",
@@ -137,7 +146,7 @@ impl CheckSpec {
 }
 
 /// `error` or `warn`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckSeverity {
     #[default]
@@ -157,7 +166,7 @@ impl From<CheckSeverity> for millrace_report::Severity {
 }
 
 /// `row_count: { min: 1000, max: 5000000 }`; `row_count: {}` (no bound) means at least one row.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RowCountCheck {
     #[serde(alias = "at_least")]
@@ -212,7 +221,7 @@ fn non_empty_column<E: de::Error>(c: &str) -> Result<String, E> {
 }
 
 /// `accepted_values: { column: lang, values: [en, de, fr] }`. Nulls are not checked (use `not_null`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptedValuesCheck {
     pub column: String,
@@ -264,18 +273,23 @@ pub struct RangeCheck {
     pub max: Option<f64>,
 }
 
+/// The keys of a `range` check, before its bounds are checked.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RangeCheck")]
+pub(crate) struct RangeKeys {
+    column: String,
+    /// Inclusive lower bound.
+    #[serde(default, alias = "at_least")]
+    min: Option<f64>,
+    /// Inclusive upper bound.
+    #[serde(default, alias = "at_most")]
+    max: Option<f64>,
+}
+
 impl<'de> Deserialize<'de> for RangeCheck {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Raw {
-            column: String,
-            #[serde(default, alias = "at_least")]
-            min: Option<f64>,
-            #[serde(default, alias = "at_most")]
-            max: Option<f64>,
-        }
-        let r = Raw::deserialize(d)?;
+        let r = RangeKeys::deserialize(d)?;
         if r.min.is_none() && r.max.is_none() {
             return Err(de::Error::custom("`range` needs `min`, `max` or both"));
         }
@@ -295,16 +309,20 @@ pub struct RegexCheck {
     pub pattern: String,
 }
 
+/// The keys of a `regex` check, before its pattern is compiled.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RegexCheck")]
+pub(crate) struct RegexKeys {
+    column: String,
+    /// Rust regex syntax, unanchored.
+    #[serde(alias = "regex", alias = "matches")]
+    pattern: String,
+}
+
 impl<'de> Deserialize<'de> for RegexCheck {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Raw {
-            column: String,
-            #[serde(alias = "regex", alias = "matches")]
-            pattern: String,
-        }
-        let r = Raw::deserialize(d)?;
+        let r = RegexKeys::deserialize(d)?;
         // The engine evaluates with DataFusion's regexp_like, which uses the same `regex` crate, so a
         // pattern accepted here is accepted there.
         regex::Regex::new(&r.pattern).map_err(|e| de::Error::custom(format!("invalid regex `{}`: {}", r.pattern, first_line(&e.to_string()))))?;
@@ -319,16 +337,20 @@ pub struct RateCheck {
     pub max: f64,
 }
 
+/// The keys of a `duplicate_rate` or `empty_rate` check, before `max` is checked.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RateCheck")]
+pub(crate) struct RateKeys {
+    column: String,
+    /// The largest share of rows allowed, a fraction in 0..=1 (0.01 is 1%).
+    #[serde(default, alias = "max_rate", alias = "at_most")]
+    max: f64,
+}
+
 impl<'de> Deserialize<'de> for RateCheck {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Raw {
-            column: String,
-            #[serde(default, alias = "max_rate", alias = "at_most")]
-            max: f64,
-        }
-        let r = Raw::deserialize(d)?;
+        let r = RateKeys::deserialize(d)?;
         if !(0.0..=1.0).contains(&r.max) {
             return Err(de::Error::custom(format!("rate `max` must be a fraction between 0 and 1 (0.01 is 1%), got {}", r.max)));
         }
@@ -338,7 +360,7 @@ impl<'de> Deserialize<'de> for RateCheck {
 
 /// `schema: { id: Utf8, text: Utf8, n_tokens: UInt32 }`: column -> Arrow type name. Columns not
 /// listed may exist; listed ones must exist with exactly that type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct SchemaContract(pub BTreeMap<String, String>);
 
@@ -358,21 +380,26 @@ impl SqlCheck {
     }
 }
 
+/// The keys of a `sql` check, before the query and bounds are checked.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SqlCheck")]
+pub(crate) struct SqlKeys {
+    #[serde(default)]
+    name: Option<String>,
+    /// A query over the table `output`.
+    #[serde(alias = "sql")]
+    query: String,
+    /// With `min`/`max` the query returns one number, which must lie within them.
+    #[serde(default, alias = "at_least")]
+    min: Option<f64>,
+    #[serde(default, alias = "at_most")]
+    max: Option<f64>,
+}
+
 impl<'de> Deserialize<'de> for SqlCheck {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Raw {
-            #[serde(default)]
-            name: Option<String>,
-            #[serde(alias = "sql")]
-            query: String,
-            #[serde(default, alias = "at_least")]
-            min: Option<f64>,
-            #[serde(default, alias = "at_most")]
-            max: Option<f64>,
-        }
-        let r = Raw::deserialize(d)?;
+        let r = SqlKeys::deserialize(d)?;
         if r.query.trim().is_empty() {
             return Err(de::Error::custom("`sql` check has an empty query"));
         }
@@ -595,13 +622,17 @@ impl<'de> Deserialize<'de> for CheckSpec {
                         });
                         continue;
                     }
-                    match key.as_str() {
-                        "name" => name = Some(map.next_value::<String>()?),
-                        "severity" | "level" => severity = Some(map.next_value::<CheckSeverity>()?),
-                        "warn_if" | "warn_when" => warn_if = Some(map.next_value::<Threshold>()?),
-                        "error_if" | "fail_if" | "error_when" => error_if = Some(map.next_value::<Threshold>()?),
-                        "description" => description = Some(map.next_value::<String>()?),
-                        other => return Err(de::Error::unknown_field(other, ALL_KEYS)),
+                    let common = COMMON_KEYS
+                        .iter()
+                        .find(|(k, aliases)| *k == key || aliases.contains(&key.as_str()))
+                        .map(|(k, _)| *k);
+                    match common {
+                        Some("name") => name = Some(map.next_value::<String>()?),
+                        Some("severity") => severity = Some(map.next_value::<CheckSeverity>()?),
+                        Some("warn_if") => warn_if = Some(map.next_value::<Threshold>()?),
+                        Some("error_if") => error_if = Some(map.next_value::<Threshold>()?),
+                        Some("description") => description = Some(map.next_value::<String>()?),
+                        _ => return Err(de::Error::unknown_field(&key, ALL_KEYS)),
                     }
                 }
                 let Some(kind) = kind else {
@@ -622,6 +653,101 @@ impl<'de> Deserialize<'de> for CheckSpec {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+// Schemas of the types whose parsers are written by hand above. Each says what that parser
+// accepts in shape (types, keys); what it checks beyond that (an empty query, min above max) stays
+// the parser's.
+
+impl schemars::JsonSchema for ColumnList {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ColumnList".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let column = serde_json::json!({ "type": "string", "pattern": "\\S" });
+        schemars::json_schema!({
+            "description": "A column name or a list of column names.",
+            "anyOf": [column, { "type": "array", "items": column, "minItems": 1 }]
+        })
+    }
+}
+
+impl schemars::JsonSchema for AcceptedValue {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AcceptedValue".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
+impl schemars::JsonSchema for Threshold {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Threshold".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A quoted comparison on the check's measure: \"> 10\", \">= 5\", \"!= 0\", \"> 1%\".",
+            "type": "string",
+            "pattern": "^\\s*(>=?|<=?|<>|==?|!=)"
+        })
+    }
+}
+
+impl schemars::JsonSchema for CheckSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CheckSpec".into()
+    }
+    /// From the tables the parser reads: every kind key and every common key with its aliases, and
+    /// exactly one kind per check.
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut properties = serde_json::Map::new();
+        let mut one_kind = Vec::new();
+        for (kind, aliases) in KINDS {
+            let schema = match *kind {
+                "row_count" => g.subschema_for::<RowCountCheck>(),
+                "not_null" | "unique" => g.subschema_for::<ColumnList>(),
+                "accepted_values" => g.subschema_for::<AcceptedValuesCheck>(),
+                "range" => g.subschema_for::<RangeKeys>(),
+                "regex" => g.subschema_for::<RegexKeys>(),
+                "duplicate_rate" | "empty_rate" => g.subschema_for::<RateKeys>(),
+                "schema" => g.subschema_for::<SchemaContract>(),
+                "sql" => g.subschema_for::<SqlKeys>(),
+                other => unreachable!("check kind `{other}` has no schema"),
+            };
+            for key in std::iter::once(kind).chain(aliases.iter()) {
+                properties.insert(key.to_string(), schema.clone().to_value());
+                one_kind.push(serde_json::json!({ "required": [key] }));
+            }
+        }
+        for (key, aliases) in COMMON_KEYS {
+            let schema = match *key {
+                "name" | "description" => g.subschema_for::<String>(),
+                "severity" => g.subschema_for::<CheckSeverity>(),
+                "warn_if" | "error_if" => g.subschema_for::<Threshold>(),
+                other => unreachable!("check key `{other}` has no schema"),
+            };
+            for k in std::iter::once(key).chain(aliases.iter()) {
+                properties.insert(k.to_string(), schema.clone().to_value());
+            }
+        }
+        schemars::json_schema!({
+            "description": "One check: a map with one kind key, plus optional common keys beside it.",
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+            "oneOf": one_kind
+        })
     }
 }
 

@@ -6,6 +6,7 @@ mod checks;
 mod error;
 mod interpolate;
 mod model;
+mod schema;
 mod size;
 mod validate;
 
@@ -13,6 +14,7 @@ pub use checks::*;
 pub use error::{Diagnostic, SpecError};
 pub use interpolate::interpolate;
 pub use model::*;
+pub use schema::json_schema;
 pub use serde_saphyr::Spanned;
 pub use size::{ByteSize, Interval};
 

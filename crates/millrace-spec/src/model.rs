@@ -4,21 +4,26 @@ use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
 /// The whole pipeline: one source, a list of stages, one or more sinks.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineSpec {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     #[serde(default)]
     pub description: Option<String>,
     pub source: SourceSpec,
     #[serde(default)]
+    #[schemars(with = "Vec<Stage>")]
     pub stages: Vec<Spanned<Stage>>,
+    #[schemars(with = "Vec<SinkSpec>")]
     pub sinks: Vec<Spanned<SinkSpec>>,
     /// Where rejected rows go (JSONL); default `<first sink>/_rejects/`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub rejects: Option<Spanned<String>>,
     /// Where run state (epoch checkpoints) lives; default `<first sink>/_millrace/`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub state: Option<Spanned<String>>,
     #[serde(default)]
     pub storage: StorageSpec,
@@ -26,6 +31,7 @@ pub struct PipelineSpec {
     pub engine: EngineSpec,
     /// Data-quality checks run on what the run wrote (and by `pipeline check`).
     #[serde(default)]
+    #[schemars(with = "Vec<crate::checks::CheckSpec>")]
     pub checks: Vec<Spanned<crate::checks::CheckSpec>>,
     /// Where `run.json` and `report.html` go.
     #[serde(default)]
@@ -35,16 +41,18 @@ pub struct PipelineSpec {
     pub lineage: Option<millrace_report::lineage::LineageConfig>,
     /// Prometheus `/metrics`, `/healthz` and `/readyz` while the run lasts; off unless given.
     #[serde(default)]
+    #[schemars(with = "Option<MetricsSpec>")]
     pub metrics: Option<Spanned<MetricsSpec>>,
     /// A dead-letter topic: every rejected record is also produced to it, once its epoch's
     /// rejects are published (the `rejects` location stays the record the run reconciles against).
     #[serde(default)]
+    #[schemars(with = "Option<TopicSpec>")]
     pub dead_letter: Option<Spanned<TopicSpec>>,
 }
 
 /// A Kafka topic that a run produces to: a `kafka:` sink (the written rows as JSON) or the
 /// `dead_letter` topic (the rejects).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopicSpec {
     /// Bootstrap servers, `host:port[,host:port]`.
@@ -58,14 +66,14 @@ pub struct TopicSpec {
     #[serde(default)]
     pub options: BTreeMap<String, String>,
 }
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSpec {
     /// `host:port` to serve on, e.g. `127.0.0.1:9464`.
     pub listen: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportSpec {
     /// Directory (local path or URL) for `<run_id>/run.json` and `report.html`; default
@@ -81,7 +89,7 @@ impl Default for ReportSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     #[serde(alias = "json", alias = "ndjson")]
@@ -96,7 +104,7 @@ pub enum Format {
     Wet,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// From the file extension: `.gz`, `.zst`/`.zstd`, else none.
@@ -110,7 +118,7 @@ pub enum Compression {
 }
 
 /// For `format: text`: is a file one document, or is every line one?
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TextUnit {
     #[default]
@@ -118,24 +126,28 @@ pub enum TextUnit {
     Line,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// A path, URL or glob: `data/*.jsonl.zst`, `s3://bucket/crawl/**/*.jsonl`, `az://container/x/`.
     /// Exactly one of `files` and `kafka` is set.
     #[serde(alias = "path", alias = "url", alias = "glob", default = "no_files")]
+    #[schemars(with = "String")]
     pub files: Spanned<String>,
     /// Records from Kafka topics instead of files.
     #[serde(default)]
+    #[schemars(with = "Option<KafkaSourceSpec>")]
     pub kafka: Option<Spanned<KafkaSourceSpec>>,
     /// A Delta Lake table instead of files: the files of one of its versions are the work units.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub delta: Option<Spanned<String>>,
     /// delta: the table version to read (default: the newest when the run starts).
     #[serde(default)]
     pub version: Option<u64>,
     /// delta: read the newest version committed at or before this time (RFC 3339).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub timestamp: Option<Spanned<String>>,
     /// Default: from the file extension.
     #[serde(default)]
@@ -179,7 +191,7 @@ pub struct SourceSpec {
 
 /// `source.schema`: where the run's columns come from and what happens to a field outside them.
 /// Nothing is dropped silently in any mode.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SchemaSpec {
     pub mode: SchemaMode,
@@ -195,7 +207,7 @@ impl Default for SchemaSpec {
 }
 
 /// See [`SchemaSpec`].
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SchemaMode {
     /// The columns are fixed once from the sample; a record with a field outside them is rejected
@@ -231,7 +243,7 @@ fn no_files() -> Spanned<String> {
 }
 
 /// `source.kafka`: topics read as offset ranges, one range per partition and epoch.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSourceSpec {
     /// Bootstrap servers, `host:port[,host:port]`.
@@ -285,7 +297,7 @@ fn default_kafka_timeout() -> u64 {
     60
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KafkaFormat {
     /// A JSON object per message: its fields become columns.
@@ -295,7 +307,7 @@ pub enum KafkaFormat {
     Text,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KafkaStart {
     #[default]
@@ -304,7 +316,7 @@ pub enum KafkaStart {
 }
 
 /// How much one epoch takes from the topics.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaEpochSpec {
     /// Records per epoch over all partitions.
@@ -324,7 +336,7 @@ impl Default for KafkaEpochSpec {
 }
 
 /// See [`SourceSpec::on_error`].
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnError {
     #[default]
@@ -332,7 +344,7 @@ pub enum OnError {
     Fail,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CsvSpec {
     pub delimiter: char,
@@ -359,7 +371,7 @@ fn default_max_record_bytes() -> ByteSize {
 }
 
 /// One step of the pipeline. Written as a one-key map: `- sql: SELECT ...`, `- clean: {}`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Stage {
     /// A SQL query over the table `input` (the previous stage's output).
@@ -403,7 +415,7 @@ impl Stage {
 /// `filter:` runs the configured rules in this order: length, languages, gopher_repetition,
 /// gopher_quality, c4_quality, fineweb_quality, then `where`. The first rule that drops a row names
 /// the reason (`gopher_quality:gopher_short_doc`).
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FilterStage {
     pub length: Option<millrace_quality::LengthParams>,
@@ -445,7 +457,7 @@ impl FilterStage {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DedupeMethod {
     Exact,
@@ -456,7 +468,7 @@ pub enum DedupeMethod {
     Both,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupeStage {
     pub method: DedupeMethod,
@@ -507,7 +519,7 @@ impl DedupeStage {
 /// The tokenise stage's keys: `TokeniseParams`' plus `token_ids`. Spelled out rather than
 /// `#[serde(flatten)]`ed because serde cannot combine flatten with `deny_unknown_fields`, and unknown
 /// keys must stay errors with a location.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TokeniseStage {
     /// Path (or URL of a local file) of a Hugging Face `tokenizer.json`.
@@ -557,7 +569,7 @@ impl TokeniseStage {
 }
 
 /// A sink: exactly one of the kind keys (`parquet`, `jsonl`) with the destination URL.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SinkSpec {
     #[serde(default)]
@@ -576,10 +588,12 @@ pub struct SinkSpec {
     /// delta: `append` (default) adds to the table; `overwrite` replaces its contents with the
     /// first epoch this pipeline's state commits, then appends.
     #[serde(default)]
+    #[schemars(with = "Option<DeltaMode>")]
     pub mode: Option<Spanned<DeltaMode>>,
     /// delta: `merge` adds new columns of the output to the table's schema (as nullable); without
     /// it a column the table lacks is an error. A type conflict is always an error.
     #[serde(default)]
+    #[schemars(with = "Option<DeltaSchemaMode>")]
     pub schema_mode: Option<Spanned<DeltaSchemaMode>>,
     /// delta: write a Delta checkpoint every this many table versions (default 10).
     #[serde(default)]
@@ -595,6 +609,7 @@ pub struct SinkSpec {
     pub name: Option<String>,
     /// parquet: zstd (default), snappy, lz4, gzip, none; jsonl: none (default), zstd, gzip.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub compression: Option<Spanned<String>>,
     #[serde(default)]
     pub target_file_size: Option<ByteSize>,
@@ -624,7 +639,7 @@ pub enum SinkKind {
     Delta,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeltaMode {
     #[default]
@@ -632,7 +647,7 @@ pub enum DeltaMode {
     Overwrite,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeltaSchemaMode {
     Merge,
@@ -672,7 +687,7 @@ impl SinkSpec {
 
 /// Per-scheme object store options; keys are object_store's (`endpoint`, `region`, `allow_http`,
 /// `access_key_id`, `use_emulator`, ...) with their documented aliases (`aws_endpoint`, ...).
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSpec {
     #[serde(default, alias = "aws")]
@@ -684,7 +699,7 @@ pub struct StorageSpec {
 }
 
 /// A YAML scalar kept as text, so `allow_http: true` and `allow_http: "true"` both work.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ScalarValue {
     Bool(bool),
@@ -704,7 +719,7 @@ impl std::fmt::Display for ScalarValue {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineSpec {
     /// Worker threads and DataFusion partitions; default: all cores.

@@ -70,6 +70,24 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+impl schemars::JsonSchema for ByteSize {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ByteSize".into()
+    }
+    /// The syntax [`ByteSize::parse`] reads: a number, then one of its units in any case.
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A byte count: a number of bytes, or a size such as 256MiB, 1.5GB or 64k.",
+            "type": ["integer", "string"],
+            "minimum": 0,
+            "pattern": "^\\s*([0-9]+\\.?[0-9]*|\\.[0-9]+)\\s*([kKmMgGtT]([iI]?[bB])?|[bB])?\\s*$"
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +129,21 @@ impl<'de> Deserialize<'de> for Interval {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl schemars::JsonSchema for Interval {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Interval".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration such as 30s, 5m or 1h 30m, or a number of seconds.",
+            "type": ["integer", "string"],
+            "minimum": 0
+        })
     }
 }

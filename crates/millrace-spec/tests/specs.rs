@@ -1,6 +1,7 @@
 //! Data-driven spec tests: every `tests/specs/invalid/*.yaml` must fail validation with the messages
 //! and `line:column` its `# expect:` comments name; every example in `pipelines/` must validate.
-//! Add a case by adding a file; no recompile needed.
+//! Add a case by adding a file; no recompile needed. Each case also says on a `# schema:` line
+//! whether the JSON Schema sees its error (see tests/e2e/check_spec_schema.py).
 
 use std::path::Path;
 

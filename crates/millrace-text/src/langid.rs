@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, TextError};
 
 /// Parameters of language detection.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LangIdParams {
     /// Detect on at most this many bytes from the start of the text (cut at a character and,
@@ -65,7 +65,7 @@ const DEFAULT_MAX_BYTES: usize = 2048;
 
 /// Parameters of the language filter: keep documents in `languages` detected with
 /// `score >= min_score`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LangFilterParams {
     /// ISO 639-1 codes to keep (case-insensitive; region suffixes such as `zh-CN` and the

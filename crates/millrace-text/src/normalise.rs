@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use unicode_normalization::{IsNormalized, UnicodeNormalization};
 
 /// Unicode normalisation form.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NormalForm {
     /// Canonical composition (lossless; the default).
@@ -36,7 +36,7 @@ pub enum NormalForm {
 }
 
 /// Parameters of the `normalise` stage.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NormaliseParams {
     /// Normalisation form. Default `nfc`.

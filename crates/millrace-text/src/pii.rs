@@ -40,7 +40,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 /// Kinds of personal data.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PiiKind {
     #[serde(alias = "emails")]
@@ -81,7 +81,7 @@ impl PiiKind {
 }
 
 /// What to do with detected PII.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PiiMode {
     /// Replace each match with its placeholder.
@@ -93,7 +93,7 @@ pub enum PiiMode {
 }
 
 /// Replacement text per kind.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PiiPlaceholders {
     pub email: String,
@@ -128,7 +128,7 @@ impl PiiPlaceholders {
 }
 
 /// Parameters of the `pii` stage.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PiiParams {
     /// `redact` (default) or `tag`.

@@ -17,7 +17,7 @@
 pub use millrace_engine::{EngineError, EpochRecord, RunSummary, StepRecord};
 pub use millrace_governance::{CheckOptions, CheckRun, DEFAULT_FAILURE_ROWS, Finished, GovernanceError, Verdict, results_table, verdict};
 pub use millrace_report::{RunReport, render_html, render_junit};
-pub use millrace_spec::{LoadedSpec, SpecError};
+pub use millrace_spec::{LoadedSpec, SpecError, json_schema as spec_schema};
 pub use millrace_engine as engine;
 pub use millrace_governance as governance;
 

@@ -17,7 +17,7 @@ pub const DEFAULT_PRODUCER: &str =
     concat!("https://github.com/millrace/millrace/releases/tag/v", env!("CARGO_PKG_VERSION"));
 
 /// Where lineage events go.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TransportKind {
     /// Append one JSON event per line to a file.
@@ -28,7 +28,7 @@ pub enum TransportKind {
 }
 
 /// `lineage:` section of the pipeline spec.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LineageConfig {
     /// Emit events at all (default `true` when the section is present).

@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
 /// How `clean` decides whether its input is HTML.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CleanMode {
     /// Sniff the start of the document for HTML markup.
@@ -64,7 +64,7 @@ pub enum CleanMode {
 }
 
 /// HTML extraction settings.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HtmlParams {
     /// Elements whose whole subtree is dropped (case-insensitive tag names).
@@ -110,7 +110,7 @@ impl Default for HtmlParams {
 ///
 /// Three options go beyond C4 and are off in [`LineFilters::c4`]:
 /// `terminal_punct_multilingual`, `min_words_unicode` and `curly_braces_closing`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LineFilters {
     /// Drop lines containing "javascript" (any case).
@@ -213,7 +213,7 @@ impl LineFilters {
 }
 
 /// Parameters of the `clean` stage.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CleanParams {
     /// `auto` (default), `html` or `text`.
