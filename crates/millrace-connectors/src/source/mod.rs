@@ -541,12 +541,16 @@ impl UnitCtx<'_> {
     }
     /// As [`Self::reject`] for a record of which only `raw` was kept: `full` is its size and SHA-256.
     pub async fn reject_full(&self, line: Option<u64>, offset: Option<u64>, reason: String, raw: &[u8], full: Option<(u64, String)>) {
-        self.metrics.rows_rejected.fetch_add(1, Ordering::Relaxed);
         let id = match self.opts.format {
             // JSON lines, and the rows of Parquet and CSV files as the rejects hold them (JSON).
             Format::Jsonl | Format::Parquet | Format::Csv => crate::reject::readable_id(raw, &self.opts.id_field),
             _ => None,
         };
+        self.reject_as(id, line, offset, reason, raw, full).await
+    }
+    /// As [`Self::reject_full`] for a record whose id the source read itself.
+    pub async fn reject_as(&self, id: Option<String>, line: Option<u64>, offset: Option<u64>, reason: String, raw: &[u8], full: Option<(u64, String)>) {
+        self.metrics.rows_rejected.fetch_add(1, Ordering::Relaxed);
         let r = Reject { id, stage: "source".into(), reason, source: Some(self.url().to_string()), line, offset, ..Default::default() };
         self.rejects.send(r.with_raw(raw, full)).await;
     }

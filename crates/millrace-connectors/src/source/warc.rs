@@ -8,7 +8,7 @@
 //! hostile `Content-Length` costs nothing. Header blocks (WARC's and the HTTP response's) are
 //! parsed by `httparse`, the charset is decoded by `encoding_rs`: the declared one (HTTP
 //! `Content-Type`), else the page's `<meta charset>`, else UTF-8; a payload that does not decode
-//! is rejected with its offset. Other record types (`warcinfo`, `request`, `metadata`, ...) and
+//! is rejected with its record id and its offset (in the decompressed stream). Other record types (`warcinfo`, `request`, `metadata`, ...) and
 //! responses that are not text are skipped and counted.
 //!
 //! The `warc` crate was not used: it reads synchronously from a `BufRead` and reports no record
@@ -218,7 +218,7 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
                 break;
             }
             if len > max && head.kind == want {
-                ctx.reject(None, Some(start), format!("record_too_large: {len} bytes, over max_record_bytes ({max})"), b"").await;
+                ctx.reject_as(head.id, None, Some(start), format!("record_too_large: {len} bytes, over max_record_bytes ({max})"), b"", None).await;
             } else {
                 ctx.metrics.records_skipped.fetch_add(1, Ordering::Relaxed);
             }
@@ -228,7 +228,7 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
         (&mut r).take(len).read_to_end(&mut body).await.map_err(io)?;
         pos += body.len() as u64;
         if (body.len() as u64) < len {
-            ctx.reject(None, Some(start), format!("truncated_record: {} of {len} body bytes", body.len()), &body).await;
+            ctx.reject_as(head.id, None, Some(start), format!("truncated_record: {} of {len} body bytes", body.len()), &body, None).await;
             break;
         }
         let decoded = if wet {
@@ -246,15 +246,15 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
         match decoded {
             Ok((text, mime, status, charset)) => {
                 rows.bytes += text.len();
-                rows.ids.push(head.id.unwrap_or_else(|| ctx.generated_id(start)));
+                rows.ids.push(head.id.clone().unwrap_or_else(|| ctx.generated_id(start)));
                 rows.texts.push(text);
-                rows.urls.push(head.url);
-                rows.dates.push(head.date);
+                rows.urls.push(head.url.clone());
+                rows.dates.push(head.date.clone());
                 rows.types.push(mime);
                 rows.charsets.push(Some(charset.to_string()));
                 rows.statuses.push(status.map(i32::from));
             }
-            Err(reason) => ctx.reject(None, Some(start), reason, &body).await,
+            Err(reason) => ctx.reject_as(head.id, None, Some(start), reason, &body, None).await,
         }
         if rows.texts.len() >= ctx.opts.batch_rows || rows.bytes >= ctx.opts.batch_bytes {
             let b = batch(ctx, std::mem::take(&mut rows))?;
