@@ -51,6 +51,10 @@ fn parquet(data: &[u8]) {
     let _ = millrace_connectors::source::fuzzing::read(Format::Parquet, Compression::None, data);
 }
 
+fn warc(data: &[u8]) {
+    let _ = millrace_connectors::source::fuzzing::read(Format::Warc, Compression::None, data);
+}
+
 fn megatron_idx(data: &[u8]) {
     let _ = millrace_tokenise::megatron::read_idx(data);
 }
@@ -124,11 +128,20 @@ const YAML_DICT: &[&[u8]] = &[
     b"memory:///", b"gs://b/", b"az://", b"http://[::1", b"*.jsonl", b"**/[a-", b"{a,b", b"SELECT * FROM input",
 ];
 
-const TARGETS: [Target; 6] = [
+const WARC_DICT: &[&[u8]] = &[
+    b"WARC/1.1\r\n", b"WARC/1.0\r\n", b"\r\n", b"\r\n\r\n", b"\n", b"WARC-Type: response\r\n", b"WARC-Type: request\r\n",
+    b"WARC-Type: conversion\r\n", b"Content-Length: ", b"Content-Length: 0\r\n", b"Content-Length: 18446744073709551615\r\n",
+    b"WARC-Record-ID: <urn:uuid:x>\r\n", b"WARC-Target-URI: ", b"HTTP/1.1 200 OK\r\n", b"HTTP/1.0 ", b"Content-Type: text/html; charset=",
+    b"utf-8", b"windows-1252", b"shift_jis", b"utf-16le", b"x-user-defined", b"<meta charset=", b"\xEF\xBB\xBF", b"\xFF\xFE",
+    b"\xFE\xFF", b": ", b" ", b"\t", b"\x00", b"\xC3\xA9", b"\xE9", b"\x1f\x8b",
+];
+
+const TARGETS: [Target; 7] = [
     Target { name: "spec", iterations: 70_000, utf8: true, nest: Nest::Yaml, dict: YAML_DICT, run: spec },
     Target { name: "jsonl", iterations: 16_000, utf8: false, nest: Nest::Json, dict: JSON_DICT, run: jsonl },
     Target { name: "csv", iterations: 60_000, utf8: false, nest: Nest::Binary, dict: CSV_DICT, run: csv },
     Target { name: "parquet", iterations: 250_000, utf8: false, nest: Nest::Binary, dict: PARQUET_DICT, run: parquet },
+    Target { name: "warc", iterations: 40_000, utf8: false, nest: Nest::Binary, dict: WARC_DICT, run: warc },
     Target { name: "megatron_idx", iterations: 1_000_000, utf8: false, nest: Nest::Binary, dict: IDX_DICT, run: megatron_idx },
     Target { name: "state_records", iterations: 800_000, utf8: false, nest: Nest::Json, dict: JSON_DICT, run: state_records },
 ];
@@ -151,6 +164,11 @@ fn fuzz_smoke_csv() {
 #[test]
 fn fuzz_smoke_parquet() {
     smoke("parquet");
+}
+
+#[test]
+fn fuzz_smoke_warc() {
+    smoke("warc");
 }
 
 #[test]
