@@ -194,12 +194,13 @@ impl ReadOptions {
     }
 
     fn splittable(&self, file: &InputFile) -> bool {
-        self.compression_of(file) == Compression::None
-            && match self.format {
-                Format::Jsonl => true,
-                Format::Text => self.text_unit == TextUnit::Line,
-                _ => false,
-            }
+        match (self.format, self.compression_of(file)) {
+            (Format::Jsonl, Compression::None) => true,
+            (Format::Text, Compression::None) => self.text_unit == TextUnit::Line,
+            // Web archives split at gzip member boundaries (one member per record, as crawls ship them).
+            (Format::Warc | Format::Wet, Compression::Gzip) => true,
+            _ => false,
+        }
     }
 }
 
@@ -559,19 +560,7 @@ impl UnitCtx<'_> {
     }
     /// The object's bytes as a stream from `start` (decompressed if needed).
     pub async fn open(&self, start: u64) -> Result<Box<dyn AsyncBufRead + Send + Unpin>> {
-        let opts = GetOptions { range: (start > 0).then_some(GetRange::Offset(start)), ..Default::default() };
-        let got = self.loc.store.get_opts(&self.loc.path, opts).await.map_err(|e| storage("get", self.url(), e))?;
-        let url = self.url().to_string();
-        let metrics = self.metrics.clone();
-        let stream = got
-            .into_stream()
-            .map_ok(move |b| {
-                metrics.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
-                b
-            })
-            .map_err(move |e| std::io::Error::other(crate::error::StreamBroken(format!("{url}: {e}"))));
-        let reader = tokio_util::io::StreamReader::new(stream);
-        let reader = BufReader::with_capacity(1 << 20, reader);
+        let reader = self.open_raw(start).await?;
         Ok(match compression_of(self.url(), self.opts.compression) {
             Compression::Gzip => {
                 let mut d = async_compression::tokio::bufread::GzipDecoder::new(reader);
@@ -585,6 +574,23 @@ impl UnitCtx<'_> {
             }
             _ => Box::new(reader),
         })
+    }
+
+    /// The object's stored bytes (not decompressed) as a stream from `start`.
+    pub async fn open_raw(&self, start: u64) -> Result<BufReader<Box<dyn tokio::io::AsyncRead + Send + Unpin>>> {
+        let opts = GetOptions { range: (start > 0).then_some(GetRange::Offset(start)), ..Default::default() };
+        let got = self.loc.store.get_opts(&self.loc.path, opts).await.map_err(|e| storage("get", self.url(), e))?;
+        let url = self.url().to_string();
+        let metrics = self.metrics.clone();
+        let stream = got
+            .into_stream()
+            .map_ok(move |b| {
+                metrics.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
+                b
+            })
+            .map_err(move |e| std::io::Error::other(crate::error::StreamBroken(format!("{url}: {e}"))));
+        let reader: Box<dyn tokio::io::AsyncRead + Send + Unpin> = Box::new(tokio_util::io::StreamReader::new(stream));
+        Ok(BufReader::with_capacity(1 << 20, reader))
     }
 
     /// Pads a batch decoded with a subset of the schema's columns (or different types) to the

@@ -1,7 +1,8 @@
 //! Web archives: WARC files (`format: warc`, one row per `response` record, its HTTP payload
 //! decoded to UTF-8) and WET files (`format: wet`, one row per `conversion` record, the text as
 //! extracted), plain or gzip-compressed (`.warc.gz`, as Common Crawl ships them: one gzip member
-//! per record, read as one stream).
+//! per record). A `.warc.gz` larger than `split_bytes` is read as byte ranges, each owning the
+//! members that start in it, so one large file is read on every core and resumes by member offset.
 //!
 //! Records are read one at a time with bounded memory: the header block is capped, a body over
 //! `max_record_bytes` is skipped (streamed past, not held) and rejected with its offset, so a
@@ -190,45 +191,175 @@ fn decode(body: &[u8], declared: Option<&str>) -> std::result::Result<(String, &
 }
 
 pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
+    let mut rows = Rows::default();
+    let go = match ctx.unit.range {
+        // A byte range of a `.warc.gz`: the records of the gzip members that start inside it.
+        Some((start, end)) => read_members(ctx, start, end, &mut rows).await?,
+        None => {
+            let mut r = ctx.open(0).await?;
+            read_stream(ctx, &mut r, None, &mut rows).await?
+        }
+    };
+    if go && !rows.texts.is_empty() {
+        let b = batch(ctx, rows)?;
+        ctx.emit(b).await;
+    }
+    Ok(())
+}
+
+/// Counts the bytes taken from a buffered reader, so a gzip member's offset in the object is known.
+struct Counting<R> {
+    inner: R,
+    pos: u64,
+}
+
+impl<R: AsyncBufRead + Unpin> tokio::io::AsyncRead for Counting<R> {
+    fn poll_read(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let got = match std::pin::Pin::new(&mut this.inner).poll_fill_buf(cx) {
+            std::task::Poll::Ready(Ok(b)) => b,
+            std::task::Poll::Ready(Err(e)) => return std::task::Poll::Ready(Err(e)),
+            std::task::Poll::Pending => return std::task::Poll::Pending,
+        };
+        let n = got.len().min(buf.remaining());
+        buf.put_slice(&got[..n]);
+        std::pin::Pin::new(&mut this.inner).consume(n);
+        this.pos += n as u64;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl<R: AsyncBufRead + Unpin> AsyncBufRead for Counting<R> {
+    fn poll_fill_buf(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<&[u8]>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_fill_buf(cx)
+    }
+    fn consume(mut self: std::pin::Pin<&mut Self>, amt: usize) {
+        self.pos += amt as u64;
+        std::pin::Pin::new(&mut self.inner).consume(amt);
+    }
+}
+
+const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
+
+/// Reads the records of every gzip member that starts in `[start, end)`. A member is found by its
+/// magic bytes and proven by its first decompressed bytes (`WARC/1.`): a false match inside
+/// compressed data is passed over, so a range reads exactly the members that start in it, and
+/// the members of a file split into ranges are read once in all.
+async fn read_members(ctx: &UnitCtx<'_>, start: u64, end: u64, rows: &mut Rows) -> Result<bool> {
+    use async_compression::tokio::bufread::GzipDecoder;
+    let io = |e: std::io::Error| ConnectorError::read(ctx.url(), e);
+    let mut c = Counting { inner: ctx.open_raw(start).await?, pos: start };
+    if start > 0 {
+        // The first member at or after `start`.
+        loop {
+            let mut reopened: Option<u64> = None;
+            let found = loop {
+                let pos = c.pos;
+                let buf = c.fill_buf().await.map_err(io)?;
+                if buf.is_empty() {
+                    break None;
+                }
+                let (len, at) = (buf.len(), buf.windows(3).position(|w| w == GZIP_MAGIC));
+                match at {
+                    Some(i) => {
+                        c.consume(i);
+                        break Some(c.pos);
+                    }
+                    // Keep the last two bytes unread: a magic may straddle two reads.
+                    None if len > 2 => c.consume(len - 2),
+                    None => {
+                        // The two bytes kept are all that is buffered: read again from them, so
+                        // a magic that starts in them is seen whole; twice here means the end.
+                        if reopened == Some(pos) {
+                            break None;
+                        }
+                        reopened = Some(pos);
+                        c = Counting { inner: ctx.open_raw(pos).await?, pos };
+                    }
+                }
+                if c.pos >= end {
+                    break None;
+                }
+            };
+            let Some(at) = found else { return Ok(true) };
+            if at >= end {
+                return Ok(true);
+            }
+            let mut probe = [0u8; 7];
+            let proven = {
+                let mut d = GzipDecoder::new(&mut c);
+                matches!(d.read_exact(&mut probe).await, Ok(_)) && &probe == b"WARC/1."
+            };
+            // The probe consumed part of the candidate: read it again from its start, as a member
+            // (proven) or to look past it (not).
+            let from = if proven { at } else { at + 1 };
+            c = Counting { inner: ctx.open_raw(from).await?, pos: from };
+            if proven {
+                break;
+            }
+        }
+    }
+    loop {
+        let member = c.pos;
+        if member >= end {
+            return Ok(true);
+        }
+        if c.fill_buf().await.map_err(io)?.is_empty() {
+            return Ok(true);
+        }
+        let mut d = tokio::io::BufReader::with_capacity(1 << 20, GzipDecoder::new(&mut c));
+        if !read_stream(ctx, &mut d, Some(member), rows).await? {
+            return Ok(false);
+        }
+        if c.pos == member {
+            return Err(io(std::io::Error::other(format!("no gzip member could be read at offset {member}"))));
+        }
+    }
+}
+
+/// Reads the records of one stream (a whole file, or one gzip member). Rejects name `member`, the
+/// member's offset in the object, when given; else the record's offset in the stream. False when
+/// the run is stopping.
+async fn read_stream<R: AsyncBufRead + Unpin + ?Sized>(ctx: &UnitCtx<'_>, r: &mut R, member: Option<u64>, rows: &mut Rows) -> Result<bool> {
     let wet = ctx.opts.format == Format::Wet;
     let want = if wet { "conversion" } else { "response" };
     let max = ctx.opts.max_record_bytes;
-    let mut r = ctx.open(0).await?;
     let io = |e: std::io::Error| ConnectorError::read(ctx.url(), e);
     let (mut pos, mut start) = (0u64, 0u64);
-    let mut rows = Rows::default();
     loop {
-        let head = match read_head(&mut r, &mut pos, &mut start).await.map_err(io)? {
+        let head = read_head(r, &mut pos, &mut start).await.map_err(io)?;
+        let at = member.unwrap_or(start);
+        let head = match head {
             Ok(Next::End) => break,
             Ok(Next::Record(h)) => h,
             Err(reason) => {
                 // The stream cannot be resynchronised after a broken header block: the rest of
-                // the unit is rejected as one record, with the offset where it broke.
-                ctx.reject(None, Some(start), reason, b"").await;
+                // the stream is rejected as one record, with the offset where it broke.
+                ctx.reject(None, Some(at), reason, b"").await;
                 break;
             }
         };
         let len = head.length.unwrap_or(0);
         if len > max || head.kind != want {
             // Streamed past, never held.
-            let skipped = tokio::io::copy(&mut (&mut r).take(len), &mut tokio::io::sink()).await.map_err(io)?;
+            let skipped = tokio::io::copy(&mut (&mut *r).take(len), &mut tokio::io::sink()).await.map_err(io)?;
             pos += skipped;
             if skipped < len {
-                ctx.reject(None, Some(start), format!("truncated_record: {skipped} of {len} body bytes"), b"").await;
+                ctx.reject_as(head.id, None, Some(at), format!("truncated_record: {skipped} of {len} body bytes"), b"", None).await;
                 break;
             }
             if len > max && head.kind == want {
-                ctx.reject_as(head.id, None, Some(start), format!("record_too_large: {len} bytes, over max_record_bytes ({max})"), b"", None).await;
+                ctx.reject_as(head.id, None, Some(at), format!("record_too_large: {len} bytes, over max_record_bytes ({max})"), b"", None).await;
             } else {
                 ctx.metrics.records_skipped.fetch_add(1, Ordering::Relaxed);
             }
             continue;
         }
         let mut body = Vec::with_capacity(len as usize);
-        (&mut r).take(len).read_to_end(&mut body).await.map_err(io)?;
+        (&mut *r).take(len).read_to_end(&mut body).await.map_err(io)?;
         pos += body.len() as u64;
         if (body.len() as u64) < len {
-            ctx.reject_as(head.id, None, Some(start), format!("truncated_record: {} of {len} body bytes", body.len()), &body, None).await;
+            ctx.reject_as(head.id, None, Some(at), format!("truncated_record: {} of {len} body bytes", body.len()), &body, None).await;
             break;
         }
         let decoded = if wet {
@@ -240,13 +371,13 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
                     ctx.metrics.records_skipped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                Ok((status, mime, charset, at)) => decode(&body[at..], charset.as_deref()).map(|(t, cs)| (t, mime, Some(status), cs)),
+                Ok((status, mime, charset, body_at)) => decode(&body[body_at..], charset.as_deref()).map(|(t, cs)| (t, mime, Some(status), cs)),
             }
         };
         match decoded {
             Ok((text, mime, status, charset)) => {
                 rows.bytes += text.len();
-                rows.ids.push(head.id.clone().unwrap_or_else(|| ctx.generated_id(start)));
+                rows.ids.push(head.id.clone().unwrap_or_else(|| ctx.generated_id(at)));
                 rows.texts.push(text);
                 rows.urls.push(head.url.clone());
                 rows.dates.push(head.date.clone());
@@ -254,20 +385,16 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
                 rows.charsets.push(Some(charset.to_string()));
                 rows.statuses.push(status.map(i32::from));
             }
-            Err(reason) => ctx.reject_as(head.id, None, Some(start), reason, &body, None).await,
+            Err(reason) => ctx.reject_as(head.id, None, Some(at), reason, &body, None).await,
         }
         if rows.texts.len() >= ctx.opts.batch_rows || rows.bytes >= ctx.opts.batch_bytes {
-            let b = batch(ctx, std::mem::take(&mut rows))?;
+            let b = batch(ctx, std::mem::take(rows))?;
             if !ctx.emit(b).await {
-                return Ok(());
+                return Ok(false);
             }
         }
     }
-    if !rows.texts.is_empty() {
-        let b = batch(ctx, rows)?;
-        ctx.emit(b).await;
-    }
-    Ok(())
+    Ok(true)
 }
 
 fn batch(ctx: &UnitCtx<'_>, rows: Rows) -> Result<RecordBatch> {
