@@ -123,6 +123,28 @@ fn is_hidden_or_boilerplate(el: &scraper::node::Element) -> bool {
         .is_some_and(|id| id.split_ascii_whitespace().any(is_boilerplate_token))
 }
 
+/// Whether a list or table is mostly links: at least three, carrying more than `max` of its text.
+fn is_link_list(node: NodeRef<'_, Node>, tag: &str, max: f64) -> bool {
+    if !matches!(tag, "ul" | "ol" | "dl" | "table") {
+        return false;
+    }
+    let (mut all, mut linked, mut links) = (0usize, 0usize, 0usize);
+    for d in node.descendants() {
+        match d.value() {
+            Node::Element(e) if e.name() == "a" => links += 1,
+            Node::Text(t) => {
+                let n = t.chars().filter(|c| !c.is_whitespace()).count();
+                all += n;
+                if d.ancestors().take_while(|a| a.id() != node.id()).any(|a| a.value().as_element().is_some_and(|e| e.name() == "a")) {
+                    linked += n;
+                }
+            }
+            _ => {}
+        }
+    }
+    links >= 3 && all > 0 && linked as f64 > max * all as f64
+}
+
 struct Emitter {
     out: String,
     /// Newlines owed before the next text (0, 1 or 2).
@@ -259,6 +281,7 @@ pub(crate) fn extract(html: &str, p: &HtmlParams) -> String {
                 }
                 if p.drop_tags.iter().any(|d| d.eq_ignore_ascii_case(tag))
                     || (p.drop_boilerplate && is_hidden_or_boilerplate(el))
+                    || p.max_link_density.is_some_and(|max| is_link_list(node, tag, max))
                 {
                     // A dropped block still separates its neighbours.
                     if flow != Flow::Inline {

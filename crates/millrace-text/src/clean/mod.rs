@@ -7,7 +7,9 @@
 //!    `<main>`/`role="main"` subtree when there is one, drop [`HtmlParams::drop_tags`] subtrees
 //!    (script, style, noscript, nav, header, footer, aside, form, ...) and, with
 //!    `drop_boilerplate`, subtrees that are hidden or whose `class`/`id`/`role` name page chrome
-//!    (cookie/consent banners, menus, sidebars, breadcrumbs, ads, share bars). Block elements become
+//!    (cookie/consent banners, menus, sidebars, breadcrumbs, ads, share bars), and lists or tables
+//!    that are mostly links ([`HtmlParams::max_link_density`]: tables of contents, Prev/Up/Next
+//!    bars, which Trafilatura drops too). Block elements become
 //!    line or paragraph breaks, `<pre>` keeps its whitespace, entities are decoded by the parser.
 //! 3. **Text cleanup** (both modes): control characters, whitespace runs, blank-line runs.
 //! 4. **Line filters** ([`LineFilters`]): the C4 line rules, each off by default. The rules are
@@ -77,6 +79,10 @@ pub struct HtmlParams {
     /// Default `true`.
     #[serde(alias = "main_only")]
     pub prefer_main: bool,
+    /// A list or table (`ul`, `ol`, `dl`, `table`) with at least three links whose text is more
+    /// than this share link text is navigation (a table of contents, a link farm) and is
+    /// dropped; `null` keeps every list. Default `0.8`.
+    pub max_link_density: Option<f64>,
 }
 
 /// Default `drop_tags`.
@@ -92,6 +98,7 @@ impl Default for HtmlParams {
             drop_tags: DEFAULT_DROP_TAGS.iter().map(|s| s.to_string()).collect(),
             drop_boilerplate: true,
             prefer_main: true,
+            max_link_density: Some(0.8),
         }
     }
 }
