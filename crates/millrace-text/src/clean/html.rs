@@ -123,21 +123,35 @@ fn is_hidden_or_boilerplate(el: &scraper::node::Element) -> bool {
         .is_some_and(|id| id.split_ascii_whitespace().any(is_boilerplate_token))
 }
 
+/// Nodes a link-density check visits at most: a list larger than this is kept as it is, so nested
+/// hostile markup cannot make extraction quadratic.
+const LINK_CHECK_NODES: usize = 20_000;
+
 /// Whether a list or table is mostly links: at least three, carrying more than `max` of its text.
 fn is_link_list(node: NodeRef<'_, Node>, tag: &str, max: f64) -> bool {
     if !matches!(tag, "ul" | "ol" | "dl" | "table") {
         return false;
     }
-    let (mut all, mut linked, mut links) = (0usize, 0usize, 0usize);
-    for d in node.descendants() {
-        match d.value() {
-            Node::Element(e) if e.name() == "a" => links += 1,
+    let (mut all, mut linked, mut links, mut seen) = (0usize, 0usize, 0usize, 0usize);
+    // (node, inside a link)
+    let mut stack = vec![(node, false)];
+    while let Some((n, in_link)) = stack.pop() {
+        seen += 1;
+        if seen > LINK_CHECK_NODES {
+            return false;
+        }
+        match n.value() {
             Node::Text(t) => {
-                let n = t.chars().filter(|c| !c.is_whitespace()).count();
-                all += n;
-                if d.ancestors().take_while(|a| a.id() != node.id()).any(|a| a.value().as_element().is_some_and(|e| e.name() == "a")) {
-                    linked += n;
+                let c = t.chars().filter(|c| !c.is_whitespace()).count();
+                all += c;
+                if in_link {
+                    linked += c;
                 }
+            }
+            Node::Element(e) => {
+                let is_a = e.name() == "a";
+                links += usize::from(is_a);
+                stack.extend(n.children().map(|c| (c, in_link || is_a)));
             }
             _ => {}
         }
@@ -326,6 +340,17 @@ mod tests {
 
     fn ex(html: &str) -> String {
         extract(html, &HtmlParams::default())
+    }
+
+    #[test]
+    fn link_lists_are_judged_within_a_bounded_walk() {
+        let items = |n: usize| (0..n).map(|i| format!("<li><a href=\"{i}\">item {i}</a></li>")).collect::<String>();
+        // A navigation list goes; one too large to judge within the bound is kept whole.
+        assert_eq!(ex(&format!("<p>body</p><ul>{}</ul>", items(50))), "body");
+        let big = ex(&format!("<p>body</p><ul>{}</ul>", items(LINK_CHECK_NODES)));
+        assert!(big.contains("item 0") && big.contains(&format!("item {}", LINK_CHECK_NODES - 1)));
+        let keep = HtmlParams { max_link_density: None, ..HtmlParams::default() };
+        assert!(extract(&format!("<ul>{}</ul>", items(5)), &keep).contains("item 4"));
     }
 
     #[test]
