@@ -112,7 +112,7 @@ impl StoreRegistry {
             ObjectStoreScheme::Local => Arc::new(object_store::local::LocalFileSystem::new()),
             ObjectStoreScheme::Memory => Arc::new(object_store::memory::InMemory::new()),
             ObjectStoreScheme::AmazonS3 => {
-                let mut b = AmazonS3Builder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.s3, scheme)?);
+                let mut b = AmazonS3Builder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.s3, scheme)?).with_http_connector(Counting("s3"));
                 for (k, v) in self.options.s3.iter().filter(|(k, _)| !is_retry_key(k)) {
                     let key: AmazonS3ConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
                     b = b.with_config(key, v.to_string());
@@ -120,7 +120,7 @@ impl StoreRegistry {
                 Arc::new(b.build().map_err(|e| storage("open", url.as_str(), e))?)
             }
             ObjectStoreScheme::MicrosoftAzure => {
-                let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.azure, scheme)?);
+                let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.azure, scheme)?).with_http_connector(Counting("azure"));
                 for (k, v) in self.options.azure.iter().filter(|(k, _)| !is_retry_key(k)) {
                     let key: AzureConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
                     b = b.with_config(key, v.to_string());
@@ -128,7 +128,7 @@ impl StoreRegistry {
                 Arc::new(b.build().map_err(|e| storage("open", url.as_str(), e))?)
             }
             ObjectStoreScheme::GoogleCloudStorage => {
-                let mut b = GoogleCloudStorageBuilder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.gcs, scheme)?);
+                let mut b = GoogleCloudStorageBuilder::from_env().with_url(url.as_str()).with_retry(retry(&self.options.gcs, scheme)?).with_http_connector(Counting("gcs"));
                 for (k, v) in self.options.gcs.iter().filter(|(k, _)| !is_retry_key(k)) {
                     let key: GoogleConfigKey = k.to_ascii_lowercase().parse().map_err(|e| opt_err(k, &e))?;
                     b = b.with_config(key, v.to_string());
@@ -138,6 +138,7 @@ impl StoreRegistry {
             ObjectStoreScheme::Http => Arc::new(
                 object_store::http::HttpBuilder::new()
                     .with_url(format!("{}://{}", url.scheme(), url.authority()))
+                    .with_http_connector(Counting("http"))
                     .build()
                     .map_err(|e| storage("open", url.as_str(), e))?,
             ),
@@ -149,6 +150,50 @@ impl StoreRegistry {
             }
         };
         Ok(store)
+    }
+}
+
+/// Storage requests that failed in this process: refused, cut or timed-out connections and 429/5xx
+/// answers. object_store retries most of them itself, so without this count an outage it rides
+/// out would be invisible; runs report it (`storage_request_failures`) and workers export it
+/// (`millrace_storage_request_failures_total{store}`).
+static FAILED_REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// [`FAILED_REQUESTS`] so far.
+pub fn failed_requests() -> u64 {
+    FAILED_REQUESTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// object_store's own HTTP client, with every failed attempt counted.
+#[derive(Debug)]
+struct Counting(&'static str);
+
+impl object_store::client::HttpConnector for Counting {
+    fn connect(&self, options: &object_store::ClientOptions) -> object_store::Result<object_store::client::HttpClient> {
+        let inner = object_store::client::ReqwestConnector::default().connect(options)?;
+        Ok(object_store::client::HttpClient::new(CountedClient { inner, store: self.0 }))
+    }
+}
+
+#[derive(Debug)]
+struct CountedClient {
+    inner: object_store::client::HttpClient,
+    store: &'static str,
+}
+
+#[async_trait::async_trait]
+impl object_store::client::HttpService for CountedClient {
+    async fn call(&self, req: object_store::client::HttpRequest) -> std::result::Result<object_store::client::HttpResponse, object_store::client::HttpError> {
+        let r = self.inner.execute(req).await;
+        let failed = match &r {
+            Err(_) => true,
+            Ok(resp) => resp.status().is_server_error() || resp.status().as_u16() == 429,
+        };
+        if failed {
+            FAILED_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            metrics::counter!("millrace_storage_request_failures_total", "store" => self.store).increment(1);
+        }
+        r
     }
 }
 

@@ -340,6 +340,9 @@ fn combine(spec: &LoadedSpec, run_id: String, started_at: chrono::DateTime<chron
             out.sinks = l.sinks.iter().map(|s| crate::summary::SinkSummary { name: s.name.clone(), url: s.url.clone(), ..Default::default() }).collect();
         }
         out.bytes_read += l.bytes_read;
+        // Lanes share the process's count over overlapping times: the largest is a lower bound
+        // that counts no failure twice.
+        out.storage_request_failures = out.storage_request_failures.max(l.storage_request_failures);
         out.profile.merge(&l.profile);
         for e in std::mem::take(&mut l.epochs) {
             out.add_epoch(e);

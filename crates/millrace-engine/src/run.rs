@@ -124,6 +124,7 @@ async fn run_leased(
 ) -> Result<RunSummary> {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
+    let failed_requests = millrace_connectors::store::failed_requests();
     let threads = spec.spec.engine.threads.unwrap_or_else(num_threads).max(1);
     let batch_rows = spec.spec.engine.batch_rows;
     let mut env = StageEnv::new(spec)?;
@@ -517,6 +518,7 @@ async fn run_leased(
     summary.bytes_read = metrics.bytes_read.load(Ordering::Relaxed);
     summary.stages = crate::summary::StageCounts::from_metrics(&env.metrics, spec);
     summary.limited = opts.limit.is_some();
+    summary.storage_request_failures = millrace_connectors::store::failed_requests() - failed_requests;
     summary.finish(started.elapsed(), resource_usage());
     Ok(summary)
 }

@@ -182,6 +182,9 @@ pub struct RunSummary {
     pub rows_rejected: u64,
     /// See [`EpochRecord::records_skipped`].
     pub records_skipped: u64,
+    /// Storage requests that failed during the run and were retried (refused or cut connections,
+    /// timeouts, 429/5xx answers): an outage the run rode out shows here.
+    pub storage_request_failures: u64,
     pub rejects_by_reason: BTreeMap<String, u64>,
     pub sinks: Vec<SinkSummary>,
     pub limited: bool,

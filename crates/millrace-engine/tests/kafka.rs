@@ -321,6 +321,8 @@ async fn a_stream_worker_rides_out_a_30_second_object_store_outage() {
     assert!(r.reconciled, "{r:?}");
     assert_eq!(r.rows_written, 6000);
     assert!(r.epochs_committed >= 30, "{} epochs", r.epochs_committed);
+    // The store's own retries rode the outage out; the run still reports them.
+    assert!(r.storage_request_failures > 0, "the outage is reported: {r:?}");
     let v = common::check_exactly_once("jsonl", &format!("{root}/out"), &ep);
     assert_eq!((v["rows"].as_u64(), v["unique_ids"].as_u64()), (Some(6000), Some(6000)), "{v}");
 }

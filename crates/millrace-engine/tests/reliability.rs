@@ -485,6 +485,7 @@ async fn an_object_store_outage_of_30_seconds_is_ridden_out() {
     let r = run.await.unwrap().expect("the run rides out the outage");
     assert!(r.reconciled, "{r:?}");
     assert_eq!(r.rows_written, 80_000);
+    assert!(r.storage_request_failures > 0, "the outage is reported: {r:?}");
     // Read back through the server directly, by an independent reader.
     let v = common::check_exactly_once("jsonl", &format!("{root}/out"), &ep);
     assert_eq!((v["rows"].as_u64(), v["unique_ids"].as_u64()), (Some(80_000), Some(80_000)), "{v}");
