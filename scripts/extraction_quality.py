@@ -12,8 +12,8 @@ word tokens), per corpus and for the 10 documents where they disagree most, with
 side kept (boilerplate kept, or main content lost), plus CPU-seconds of each side.
 
 Usage: scripts/extraction_quality.py [--corpus FILE.jsonl[.zst]] [--bin target/release/pipeline] [--json OUT]
-Needs `pip install trafilatura==1.12.2 lxml_html_clean` (the version datatrove 0.10 pins below 1.12
-is older; 1.12.2 is the last 1.x). Not a test: nothing is asserted.
+Needs `pip install trafilatura lxml_html_clean` (figures so far: trafilatura 1.12.2; datatrove 0.10
+pins trafilatura below 1.12, so FineWeb's own runs used an older 1.x). Not a test: nothing is asserted.
 """
 import argparse, collections, io, json, os, re, resource, subprocess, sys, tempfile, time
 
