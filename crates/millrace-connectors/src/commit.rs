@@ -435,7 +435,9 @@ pub async fn repair(
                     removed += delete_if_present(&base.child(f)).await?;
                 }
                 if delta.is_none() {
-                    removed += delete_if_present(&manifest_path(&base, lane, p.epoch)).await?;
+                    let manifest = manifest_path(&base, lane, p.epoch);
+                    removed += delete_if_present(&manifest).await?;
+                    removed += remove_local_partial_writes(&manifest).await;
                 }
             }
         }
@@ -450,6 +452,27 @@ pub async fn repair(
         }
     }
     Ok(removed)
+}
+
+/// On local disk, object_store writes `<name>#<n>` and renames it to `<name>`; a process killed in
+/// between leaves the partial `<name>#<n>`, which object_store's own listing hides but any other
+/// reader of the directory sees. Only names of the object being repaired are touched.
+async fn remove_local_partial_writes(loc: &Location) -> usize {
+    let Some(path) = loc.local_path() else { return 0 };
+    let (Some(dir), Some(name)) = (path.parent().map(std::path::Path::to_path_buf), path.file_name().map(|n| n.to_string_lossy().into_owned())) else { return 0 };
+    tokio::task::spawn_blocking(move || {
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let f = e.file_name().to_string_lossy().into_owned();
+            let partial = f.strip_prefix(&name).and_then(|r| r.strip_prefix('#')).is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+            if partial && std::fs::remove_file(e.path()).is_ok() {
+                n += 1;
+            }
+        }
+        n
+    })
+    .await
+    .unwrap_or(0)
 }
 
 /// Deletes one object if it is there; how many it deleted (0 or 1).
