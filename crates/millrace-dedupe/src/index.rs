@@ -715,30 +715,21 @@ impl DedupeIndex {
                     reason: format!("segment `{}` checksum differs", info.name),
                 });
             }
-            idx.push(seg)?;
+            idx.push_segment(seg)?;
         }
         Ok(idx)
     }
 
-    /// Adds a segment produced by a dedupe run (appended last: its documents rank after all
-    /// earlier ones when a new document matches several).
-    pub fn add_segment_file(&mut self, name: &str, file: File) -> Result<()> {
-        let seg = Segment::open(name, file)?;
-        self.push(seg)
-    }
-
-    /// [`Self::add_segment_file`] for segment bytes held in memory.
+    /// [`Self::push_segment`] for segment bytes held in memory.
     pub fn add_segment(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
         let seg = Segment::from_bytes(name, bytes)?;
-        self.push(seg)
+        self.push_segment(seg)
     }
 
-    /// Adds a segment that was opened (and validated) already.
+    /// Adds a segment produced by a dedupe run, opened (and so validated) with [`Segment::open`];
+    /// appended last: its documents rank after all earlier ones when a new document matches
+    /// several.
     pub fn push_segment(&mut self, seg: Segment) -> Result<()> {
-        self.push(seg)
-    }
-
-    fn push(&mut self, seg: Segment) -> Result<()> {
         if seg.fingerprint != self.fingerprint {
             return Err(DedupeError::ParamsMismatch {
                 index: self.fingerprint,
@@ -825,10 +816,6 @@ impl DedupeIndex {
         Ok(self.segments.splice(range, [merged]).map(|s| s.name).collect())
     }
 
-    /// Bytes the index keeps in memory (see [`Segment::resident_bytes`]).
-    pub fn resident_bytes(&self) -> usize {
-        self.segments.iter().map(Segment::resident_bytes).sum()
-    }
 }
 
 #[cfg(test)]

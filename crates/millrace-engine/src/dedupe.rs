@@ -68,35 +68,44 @@ impl DedupeState {
             None => (None, Some(DedupeIndex::new(params.fingerprint()))),
             Some(loc) => {
                 let loc = loc.clone();
-                let mut index = DedupeIndex::new(params.fingerprint());
                 let m = loc.child("manifest.json");
-                if let Some(bytes) = read_bytes(&m).await? {
-                    let manifest = IndexManifest::from_bytes(&bytes).map_err(err)?;
-                    for name in manifest.segment_names() {
-                        let s = loc.child(&format!("segments/{name}"));
-                        let missing = || err(format!("segment {} listed in the index manifest is missing", s.url()));
-                        // Segments are immutable: one on local disk is read where it is; any other
-                        // is streamed to an unnamed temporary file (gone with the process, even
-                        // after `kill -9`). Either way only its fence keys stay in memory.
-                        let file = match s.local_path() {
-                            Some(p) => match std::fs::File::open(&p) {
-                                Ok(f) => f,
-                                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
-                                Err(e) => return Err(err(format!("{}: {e}", s.url()))),
-                            },
-                            None => {
-                                let f = tempfile::tempfile().map_err(err)?;
-                                if !read_to_file(&s, &f).await? {
-                                    return Err(missing());
+                let index = match read_bytes(&m).await? {
+                    None => DedupeIndex::new(params.fingerprint()),
+                    Some(bytes) => {
+                        let manifest = IndexManifest::from_bytes(&bytes).map_err(err)?;
+                        let mut files = Vec::new();
+                        for name in manifest.segment_names() {
+                            let s = loc.child(&format!("segments/{name}"));
+                            let missing = || err(format!("segment {} listed in the index manifest is missing", s.url()));
+                            // Segments are immutable: one on local disk is read where it is; any
+                            // other is streamed to an unnamed temporary file (gone with the
+                            // process, even after `kill -9`). Either way only its fence keys stay
+                            // in memory.
+                            files.push(match s.local_path() {
+                                Some(p) => match std::fs::File::open(&p) {
+                                    Ok(f) => f,
+                                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
+                                    Err(e) => return Err(err(format!("{}: {e}", s.url()))),
+                                },
+                                None => {
+                                    let f = tempfile::tempfile().map_err(err)?;
+                                    if !read_to_file(&s, &f).await? {
+                                        return Err(missing());
+                                    }
+                                    f
                                 }
-                                f
-                            }
-                        };
-                        let name = name.to_string();
-                        let seg = tokio::task::spawn_blocking(move || Segment::open(&name, file)).await.map_err(err)?.map_err(err)?;
-                        index.push_segment(seg).map_err(err)?;
+                            });
+                        }
+                        let index = tokio::task::spawn_blocking(move || DedupeIndex::open(&bytes, files)).await.map_err(err)?.map_err(err)?;
+                        if index.segments().is_empty() {
+                            DedupeIndex::new(params.fingerprint())
+                        } else if index.fingerprint() != params.fingerprint() {
+                            return Err(err(millrace_dedupe::DedupeError::ParamsMismatch { index: index.fingerprint(), run: params.fingerprint() }));
+                        } else {
+                            index
+                        }
                     }
-                }
+                };
                 (Some(loc), Some(index))
             }
         };
@@ -113,11 +122,7 @@ impl DedupeState {
     /// Stores the epoch's segment and the new manifest; the manifest write is the index's commit.
     pub async fn commit(&self) -> Result<()> {
         let Some((name, file)) = self.pending.lock().map_err(poisoned)?.take() else { return Ok(()) };
-        if let Some(loc) = &self.index_loc {
-            write_from_file(&loc.child(&format!("segments/{name}")), &file).await?;
-        }
-        let name_of_last = name.clone();
-        let seg = tokio::task::spawn_blocking(move || Segment::open(&name, file)).await.map_err(err)?.map_err(err)?;
+        let seg = self.store_segment(&name, file).await?;
         let manifest = {
             let mut g = self.index.lock().map_err(poisoned)?;
             let idx = g.get_or_insert_with(|| DedupeIndex::new(self.params.fingerprint()));
@@ -127,7 +132,16 @@ impl DedupeState {
         if let Some(loc) = &self.index_loc {
             write_bytes(&loc.child("manifest.json"), manifest).await?;
         }
-        self.compact(&name_of_last).await
+        self.compact(&name).await
+    }
+
+    /// Stores a segment written to `file` under the index (when it has a location) and opens it.
+    async fn store_segment(&self, name: &str, file: std::fs::File) -> Result<Segment> {
+        if let Some(loc) = &self.index_loc {
+            write_from_file(&loc.child(&format!("segments/{name}")), &file).await?;
+        }
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || Segment::open(&name, file)).await.map_err(err)?.map_err(err)
     }
 
     /// Folds the newest segments into one when the merge rule asks for it, so a long run (a stream
@@ -153,10 +167,7 @@ impl DedupeState {
         })
         .await
         .map_err(err)??;
-        if let Some(loc) = &self.index_loc {
-            write_from_file(&loc.child(&format!("segments/{name}")), &file).await?;
-        }
-        let seg = tokio::task::spawn_blocking(move || Segment::open(&name, file)).await.map_err(err)?.map_err(err)?;
+        let seg = self.store_segment(&name, file).await?;
         let (replaced, manifest) = {
             let mut g = self.index.lock().map_err(poisoned)?;
             let Some(ix) = g.as_mut() else { return Ok(()) };
