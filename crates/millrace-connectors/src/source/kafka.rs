@@ -264,8 +264,7 @@ impl KafkaSource {
                     }
                     taken.push(m);
                 }
-                r.unread(taken);
-                r.at = start;
+                r.unread(start, taken);
                 self.keep(r);
             }
             inferred = super::schema::infer_values(&values);
@@ -336,11 +335,10 @@ struct PartitionReader {
 }
 
 impl PartitionReader {
-    /// Gives delivered records back (in offset order): they are delivered again first.
-    fn unread(&mut self, records: Vec<Record>) {
-        if let Some(first) = records.first() {
-            self.at = first.offset;
-        }
+    /// Goes back to `start` (where the delivered `records` began, in offset order): they are
+    /// delivered again first.
+    fn unread(&mut self, start: i64, records: Vec<Record>) {
+        self.at = start;
         for r in records.into_iter().rev() {
             self.held.push_front(r);
         }
@@ -350,15 +348,11 @@ impl PartitionReader {
     /// up to 64 MiB per consumer by default and a worker reads every partition at once: keep the
     /// prefetch near a few batches unless the spec sets it.
     fn open(source: &KafkaSource, unit: &WorkUnit) -> Result<Self> {
-        let prefetch_kb = READ_PREFETCH_KB;
         let (topic, partition) = parse_unit_url(&unit.file.url).ok_or_else(|| ConnectorError::read(&unit.file.url, "not a Kafka unit"))?;
         let (start, end) = unit.range.map(|(a, b)| (a as i64, b as i64)).unwrap_or((0, 0));
         let mut config = source.config();
         if !source.spec.options.contains_key("queued.max.messages.kbytes") {
-            config.set("queued.max.messages.kbytes", prefetch_kb.to_string());
-        }
-        if !source.spec.options.contains_key("fetch.message.max.bytes") {
-            config.set("fetch.message.max.bytes", (prefetch_kb.min(1024) * 1024).to_string());
+            config.set("queued.max.messages.kbytes", READ_PREFETCH_KB.to_string());
         }
         let consumer: StreamConsumer<ReaderContext> = config.create_with_context(ReaderContext).map_err(|e| kafka_err("client", e))?;
         if end > start {
