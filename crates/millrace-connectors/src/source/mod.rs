@@ -120,7 +120,7 @@ pub fn format_of(url: &str) -> Option<Format> {
         "parquet" | "pq" => Format::Parquet,
         "csv" | "tsv" => Format::Csv,
         "txt" | "text" | "md" | "rst" | "html" | "htm" => Format::Text,
-        "warc" | "arc" => Format::Warc,
+        "warc" => Format::Warc,
         "wet" => Format::Wet,
         _ => return None,
     })

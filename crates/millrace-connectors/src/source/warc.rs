@@ -62,22 +62,16 @@ struct Rows {
     bytes: usize,
 }
 
-enum Next {
-    /// A record's header block was read.
-    Record(Head),
-    End,
-}
-
-/// Reads the next record's header block (skipping the blank lines between records); `Err` with a
-/// reason for a malformed block.
-async fn read_head<R: AsyncBufRead + Unpin + ?Sized>(r: &mut R, pos: &mut u64, start: &mut u64) -> std::io::Result<std::result::Result<Next, String>> {
+/// Reads the next record's header block (skipping the blank lines between records): `None` at the
+/// end of the stream, `Err` with a reason for a malformed block.
+async fn read_head<R: AsyncBufRead + Unpin + ?Sized>(r: &mut R, pos: &mut u64, start: &mut u64) -> std::io::Result<std::result::Result<Option<Head>, String>> {
     let mut block = Vec::new();
     // Blank lines before the version line.
     loop {
         let mut line = Vec::new();
         let n = (&mut *r).take(MAX_HEADER_BYTES as u64).read_until(b'\n', &mut line).await?;
         if n == 0 {
-            return Ok(Ok(Next::End));
+            return Ok(Ok(None));
         }
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             *pos += n as u64;
@@ -128,7 +122,7 @@ async fn read_head<R: AsyncBufRead + Unpin + ?Sized>(r: &mut R, pos: &mut u64, s
     if head.length.is_none() {
         return Ok(Err("malformed_header: no valid Content-Length".into()));
     }
-    Ok(Ok(Next::Record(head)))
+    Ok(Ok(Some(head)))
 }
 
 /// The payload of an HTTP response: status, media type, declared charset and the body's offset.
@@ -330,8 +324,8 @@ async fn read_stream<R: AsyncBufRead + Unpin + ?Sized>(ctx: &UnitCtx<'_>, r: &mu
         let head = read_head(r, &mut pos, &mut start).await.map_err(io)?;
         let at = member.unwrap_or(start);
         let head = match head {
-            Ok(Next::End) => break,
-            Ok(Next::Record(h)) => h,
+            Ok(None) => break,
+            Ok(Some(h)) => h,
             Err(reason) => {
                 // The stream cannot be resynchronised after a broken header block: the rest of
                 // the stream is rejected as one record, with the offset where it broke.
