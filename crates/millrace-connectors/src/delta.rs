@@ -294,8 +294,10 @@ impl Table {
             return;
         }
         // A checkpoint only speeds up readers: failing one leaves the table correct.
+        // At `version` itself, not the newest: another writer may have committed since, and the
+        // checkpoint's name is the promise readers look for.
         let r = async {
-            self.table.update_state().await?;
+            self.table.load_version(version as _).await?;
             deltalake_core::checkpoints::create_checkpoint(&self.table, None).await
         }
         .await;
