@@ -181,6 +181,15 @@ async fn a_following_run_reads_new_records_and_stops_gracefully() {
     assert!(got.values().all(|n| *n == 1));
 }
 
+/// Whether a manifest of run `run_id` with rows in it was committed in any lane.
+fn committed_by(out: &Path, run_id: &str) -> bool {
+    let Ok(lanes) = std::fs::read_dir(out.join("_manifest")) else { return false };
+    lanes.flatten().filter(|l| l.path().is_dir()).flat_map(|l| std::fs::read_dir(l.path()).into_iter().flatten().flatten()).any(|m| {
+        let m: serde_json::Value = std::fs::read(m.path()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        m["run_id"] == run_id && m["rows"].as_u64().unwrap_or(0) > 0
+    })
+}
+
 /// Committed rows of every lane, read through the manifests (`_manifest/<lane>/epoch-N.json`):
 /// ids with how often they appear.
 fn committed(out: &Path) -> BTreeMap<String, usize> {
@@ -211,17 +220,25 @@ async fn two_scale_out_workers_split_the_partitions_and_commit_each_record_once(
     let worker = |i: usize| {
         let s = s.clone();
         let stop = stops[i].clone();
-        tokio::spawn(async move { millrace_engine::run(&s, millrace_engine::RunOptions { stop: Some(stop), ..Default::default() }).await })
+        let run_id = Some(format!("worker-{i}"));
+        tokio::spawn(async move { millrace_engine::run(&s, millrace_engine::RunOptions { stop: Some(stop), run_id, ..Default::default() }).await })
     };
     let a = worker(0);
     // The second worker joins while the first is reading: the group moves partitions to it.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let b = worker(1);
-    // More records arrive while both work.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    produce(&bootstrap, "docs", 2000, 3000, 0);
+    // More records arrive while both work, until the second worker has committed some: how soon
+    // the group rebalances depends on the machine's load, so no fixed sleep decides it.
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    while committed(&out).len() < 3000 && std::time::Instant::now() < deadline {
+    let mut produced = 2000;
+    while !committed_by(&out, "worker-1") && std::time::Instant::now() < deadline {
+        if produced < 2000 + 100 * 50 {
+            produce(&bootstrap, "docs", produced, produced + 100, 0);
+            produced += 100;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    while committed(&out).len() < produced && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for s in &stops {
@@ -231,10 +248,10 @@ async fn two_scale_out_workers_split_the_partitions_and_commit_each_record_once(
     let rb = b.await.unwrap().unwrap();
 
     let got = committed(&out);
-    assert_eq!(got.len(), 3000, "every record committed");
+    assert_eq!(got.len(), produced, "every record committed");
     assert!(got.values().all(|n| *n == 1), "no record twice: {:?}", got.iter().filter(|(_, n)| **n > 1).take(5).collect::<Vec<_>>());
     assert!(ra.reconciled && rb.reconciled);
-    assert_eq!(ra.rows_written + rb.rows_written, 3000, "the workers' summaries add up");
+    assert_eq!(ra.rows_written + rb.rows_written, produced as u64, "the workers' summaries add up");
     assert!(ra.rows_written > 0 && rb.rows_written > 0, "both workers worked: {} and {}", ra.rows_written, rb.rows_written);
     // Every partition is a lane with its own state; files and manifests carry the lane.
     for p in 0..PARTITIONS {
@@ -247,7 +264,7 @@ async fn two_scale_out_workers_split_the_partitions_and_commit_each_record_once(
     }));
     let apps: Vec<String> = (0..PARTITIONS).map(|p| format!("millrace:stream:delta-1:docs-{p}")).collect();
     let t = millrace_test_fixtures::read_delta_table(&table, &apps.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
-    assert_eq!((t["rows"].as_u64(), t["ids"].as_u64()), (Some(3000), Some(3000)), "the Delta table holds every record once: {t}");
+    assert_eq!((t["rows"].as_u64(), t["ids"].as_u64()), (Some(produced as u64), Some(produced as u64)), "the Delta table holds every record once: {t}");
     for a in &apps {
         assert!(t["txn"][a].as_u64().is_some(), "every lane commits under its own appId: {t}");
     }
