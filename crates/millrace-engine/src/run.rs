@@ -549,14 +549,13 @@ async fn write_rejects(
         rows += 1;
         if buf.len() >= 1 << 20 {
             let f = open_rejects(&cfg, epoch, &mut file)?;
-            f.write_lines(&buf, rows).await?;
-            buf.clear();
+            f.write_lines(std::mem::replace(&mut buf, Vec::with_capacity(1 << 20)), rows).await?;
             rows = 0;
         }
     }
     if !buf.is_empty() {
         let f = open_rejects(&cfg, epoch, &mut file)?;
-        f.write_lines(&buf, rows).await?;
+        f.write_lines(buf, rows).await?;
     }
     let files = match file {
         Some(f) => vec![f.close().await?],

@@ -57,17 +57,17 @@ impl JsonlFile {
     }
 
     /// Appends complete lines (each ending in `\n`).
-    pub async fn write_lines(&mut self, lines: &[u8], rows: u64) -> Result<()> {
+    pub async fn write_lines(&mut self, lines: Vec<u8>, rows: u64) -> Result<()> {
         self.rows += rows;
         let url = self.url.clone();
         let chunk = match &mut self.enc {
-            Enc::None => lines.to_vec(),
+            Enc::None => lines,
             Enc::Zstd(e) => {
-                e.write_all(lines).map_err(|x| ConnectorError::write(&url, x))?;
+                e.write_all(&lines).map_err(|x| ConnectorError::write(&url, x))?;
                 std::mem::take(e.get_mut())
             }
             Enc::Gzip(e) => {
-                e.write_all(lines).map_err(|x| ConnectorError::write(&url, x))?;
+                e.write_all(&lines).map_err(|x| ConnectorError::write(&url, x))?;
                 std::mem::take(e.get_mut())
             }
         };

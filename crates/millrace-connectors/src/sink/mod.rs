@@ -264,10 +264,11 @@ impl PartitionWriter {
         match f {
             OpenFile::Parquet(p) => p.write(&batch).await?,
             OpenFile::Jsonl(j) => {
-                let mut w = arrow::json::LineDelimitedWriter::new(Vec::with_capacity(1 << 16));
+                // JSON text is about as long as the batch's buffers: sized once, not doubled up to it.
+                let mut w = arrow::json::LineDelimitedWriter::new(Vec::with_capacity(batch.get_array_memory_size() + (1 << 16)));
                 w.write(&batch).map_err(|e| ConnectorError::write(&j.url, e))?;
                 w.finish().map_err(|e| ConnectorError::write(&j.url, e))?;
-                j.write_lines(&w.into_inner(), batch.num_rows() as u64).await?;
+                j.write_lines(w.into_inner(), batch.num_rows() as u64).await?;
             }
             OpenFile::Megatron(m) => m.write(&batch)?,
         }

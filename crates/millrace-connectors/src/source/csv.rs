@@ -223,8 +223,8 @@ fn file_schema(names: &[String], run: &SchemaRef) -> SchemaRef {
 }
 
 fn decode(own: &SchemaRef, delimiter: u8, raw: &[u8], rows: usize) -> std::result::Result<RecordBatch, String> {
-    let d = ReaderBuilder::new(own.clone()).with_header(false).with_delimiter(delimiter).with_batch_size(rows.max(1)).build_decoder();
-    super::decode_all(d, raw, own)
+    let mut d = ReaderBuilder::new(own.clone()).with_header(false).with_delimiter(delimiter).with_batch_size(rows.max(1)).build_decoder();
+    super::decode_all(&mut d, raw, own)
 }
 
 /// Decodes the chunk (record by record when the bulk decode fails, so only bad records are

@@ -57,6 +57,7 @@ struct Pending {
     buf: Vec<u8>,
     /// (line number if known, byte offset) of each buffered record.
     pos: Vec<(Option<u64>, u64)>,
+    decoder: Option<arrow::json::reader::Decoder>,
 }
 
 pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
@@ -77,7 +78,7 @@ pub(super) async fn read(ctx: &UnitCtx<'_>) -> Result<()> {
     let ints: Vec<&str> = ctx.schema.fields().iter().filter(|f| f.data_type().is_integer()).map(|f| f.name().as_str()).collect();
     let known = super::schema::Known::of(ctx.schema, ctx.opts.schema.mode);
     let mut line_no = 0u64;
-    let mut p = Pending { buf: Vec::with_capacity(ctx.opts.batch_bytes.min(64 << 20)), pos: Vec::new() };
+    let mut p = Pending { buf: Vec::with_capacity(ctx.opts.batch_bytes.min(64 << 20)), pos: Vec::new(), decoder: None };
     while pos < end {
         let l = super::read_line_bounded(&mut r, &mut line, max).await.map_err(|e| ConnectorError::read(ctx.url(), format!("at byte {pos}: {e}")))?;
         if l.consumed == 0 {
@@ -134,8 +135,20 @@ async fn flush(ctx: &UnitCtx<'_>, p: &mut Pending) -> Result<bool> {
     }
     let positions = std::mem::take(&mut p.pos);
     let buf = std::mem::take(&mut p.buf);
-    let batch = match decode(ctx, &buf, positions.len()) {
+    // One decoder for the unit: its buffers are kept between batches instead of allocated (and
+    // page-faulted in) for each.
+    let decoded = match p.decoder.take() {
+        Some(d) => Ok(d),
+        None => decoder(ctx.schema, ctx.opts.batch_rows),
+    }
+    .and_then(|mut d| {
+        let b = super::decode_all(&mut d, &buf, ctx.schema)?;
+        p.decoder = Some(d);
+        Ok(b)
+    });
+    let batch = match decoded {
         Ok(b) => with_ids(ctx, b, &positions)?,
+        // A failed decoder is dropped (its state is not known); the next batch gets a new one.
         Err(_) => {
             let mut good = Vec::new();
             let mut good_pos = Vec::new();
@@ -174,12 +187,12 @@ fn decode(ctx: &UnitCtx<'_>, buf: &[u8], rows: usize) -> std::result::Result<Rec
 
 /// Decodes `rows` newline-separated JSON objects, already checked by [`probe_with`], into `schema`.
 pub(super) fn decode_with(schema: &SchemaRef, buf: &[u8], rows: usize) -> std::result::Result<RecordBatch, String> {
-    let d = ReaderBuilder::new(schema.clone())
-        .with_coerce_primitive(true)
-        .with_batch_size(rows.max(1))
-        .build_decoder()
-        .map_err(|e| e.to_string())?;
-    super::decode_all(d, buf, schema)
+    super::decode_all(&mut decoder(schema, rows)?, buf, schema)
+}
+
+/// A decoder of up to `rows` JSON objects per batch into `schema`.
+fn decoder(schema: &SchemaRef, rows: usize) -> std::result::Result<arrow::json::reader::Decoder, String> {
+    ReaderBuilder::new(schema.clone()).with_coerce_primitive(true).with_batch_size(rows.max(1)).build_decoder().map_err(|e| e.to_string())
 }
 
 /// A JSON record as it goes to the decoder: checked by [`probe_with`], and with its fields outside
