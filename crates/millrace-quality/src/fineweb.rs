@@ -87,7 +87,13 @@ impl FineWebQualityFilter {
 
     /// Decide on one document.
     pub fn filter(&self, text: &str) -> Decision {
+        self.filter_words(&mut words::Words::new(text))
+    }
+
+    /// [`Self::filter`] on a document whose words other filters may have split already.
+    pub fn filter_words(&self, doc: &mut words::Words<'_>) -> Decision {
         let p = &self.params;
+        let text = doc.text();
         let lines: Vec<&str> = text
             .split('\n')
             .filter(|l| !pytext::strip(l).is_empty())
@@ -113,8 +119,7 @@ impl FineWebQualityFilter {
         if ratio(dup_chars, non_newline_chars) > p.char_duplicates_ratio {
             return Decision::drop(NAME, "char_dup_ratio");
         }
-        let mut n_words = 0usize;
-        words::for_each_token(text, |t| n_words += usize::from(!t.is_space));
+        let n_words = doc.get().len();
         if ratio(newlines, n_words) > p.new_line_ratio {
             return Decision::drop(NAME, "list_ratio");
         }

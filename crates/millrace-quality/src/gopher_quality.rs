@@ -93,15 +93,14 @@ impl GopherQualityFilter {
 
     /// Decide on one document.
     pub fn filter(&self, text: &str) -> Decision {
-        let mut buf = Vec::new();
-        self.filter_with(text, &mut buf)
+        self.filter_words(&mut words::Words::new(text))
     }
 
-    /// [`Self::filter`] reusing a word buffer across documents.
-    pub fn filter_with<'a>(&self, text: &'a str, words_buf: &mut Vec<&'a str>) -> Decision {
+    /// [`Self::filter`] on a document whose words other filters may have split already.
+    pub fn filter_words(&self, doc: &mut words::Words<'_>) -> Decision {
         let p = &self.params;
-        words::split_words_into(text, words_buf);
-        let words = &*words_buf;
+        let text = doc.text();
+        let words = doc.get();
         let n_words = words.len();
 
         let punct = dt_punctuation();

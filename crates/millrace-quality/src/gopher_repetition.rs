@@ -125,13 +125,13 @@ impl GopherRepetitionFilter {
 
     /// Decide on one document.
     pub fn filter(&self, text: &str) -> Decision {
-        let mut buf = Vec::new();
-        self.filter_with(text, &mut buf)
+        self.filter_words(&mut words::Words::new(text))
     }
 
-    /// [`Self::filter`] reusing a word buffer across documents.
-    pub fn filter_with<'a>(&self, text: &'a str, words_buf: &mut Vec<&'a str>) -> Decision {
+    /// [`Self::filter`] on a document whose words other filters may have split already.
+    pub fn filter_words(&self, doc: &mut words::Words<'_>) -> Decision {
         let p = &self.params;
+        let text = doc.text();
         if text.is_empty() {
             return Decision::drop(NAME, "empty");
         }
@@ -157,8 +157,7 @@ impl GopherRepetitionFilter {
                 return Decision::drop(NAME, "dup_line_char_frac");
             }
 
-        words::split_words_into(text, words_buf);
-        let mut stats = WordStats::new(words_buf);
+        let mut stats = WordStats::new(doc.get());
         for &(n, frac) in &p.top_n_grams {
             if let Some(top) = stats.top_duplicate_chars(n)
                 && ratio(top, text_len) > frac {

@@ -70,7 +70,13 @@ impl LengthFilter {
     /// Decide on one document. Reasons: `too_few_chars`, `too_many_chars`, `too_few_words`,
     /// `too_many_words`.
     pub fn filter(&self, text: &str) -> Decision {
+        self.filter_words(&mut words::Words::new(text))
+    }
+
+    /// [`Self::filter`] on a document whose words other filters may have split already.
+    pub fn filter_words(&self, doc: &mut words::Words<'_>) -> Decision {
         let p = &self.params;
+        let text = doc.text();
         if p.min_chars.is_some() || p.max_chars.is_some() {
             let n = pytext::char_len(text);
             if p.min_chars.is_some_and(|m| n < m) {
@@ -83,11 +89,7 @@ impl LengthFilter {
         if p.min_words.is_some() || p.max_words.is_some() {
             let n = match p.word_counting {
                 WordCounting::Whitespace => pytext::split_whitespace(text).count(),
-                WordCounting::SpacyEn => {
-                    let mut n = 0usize;
-                    words::for_each_token(text, |t| n += usize::from(!t.is_space));
-                    n
-                }
+                WordCounting::SpacyEn => doc.get().len(),
             };
             if p.min_words.is_some_and(|m| n < m) {
                 return Decision::drop(NAME, "too_few_words");

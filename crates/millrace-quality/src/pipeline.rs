@@ -5,6 +5,7 @@ use crate::{
     GopherQualityFilter, GopherQualityParams, GopherRepetitionFilter, GopherRepetitionParams,
     LengthFilter, LengthParams, QualityError,
 };
+use crate::words::Words;
 use serde::{Deserialize, Serialize};
 
 /// One entry of a pipeline spec's quality-filter list, e.g. in YAML:
@@ -80,12 +81,17 @@ impl QualityFilter {
 
     /// Apply the filter; the text is `Some` when the filter rewrote it (C4 on a kept document).
     pub fn apply(&self, text: &str) -> (Decision, Option<String>) {
+        self.apply_words(&mut Words::new(text))
+    }
+
+    /// [`Self::apply`] on a document whose words earlier filters may have split already.
+    pub fn apply_words(&self, doc: &mut Words<'_>) -> (Decision, Option<String>) {
         match self {
-            Self::GopherQuality(f) => (f.filter(text), None),
-            Self::GopherRepetition(f) => (f.filter(text), None),
-            Self::C4Quality(f) => f.filter(text),
-            Self::FineWebQuality(f) => (f.filter(text), None),
-            Self::Length(f) => (f.filter(text), None),
+            Self::GopherQuality(f) => (f.filter_words(doc), None),
+            Self::GopherRepetition(f) => (f.filter_words(doc), None),
+            Self::C4Quality(f) => f.filter(doc.text()),
+            Self::FineWebQuality(f) => (f.filter_words(doc), None),
+            Self::Length(f) => (f.filter_words(doc), None),
         }
     }
 }
@@ -126,8 +132,13 @@ impl QualityPipeline {
     /// Run all filters on one document.
     pub fn run(&self, text: &str) -> Outcome {
         let mut current: Option<String> = None;
+        // The words of the input text, shared by every filter until one rewrites the text.
+        let mut words = Words::new(text);
         for f in &self.filters {
-            let (decision, rewritten) = f.apply(current.as_deref().unwrap_or(text));
+            let (decision, rewritten) = match &current {
+                None => f.apply_words(&mut words),
+                Some(t) => f.apply(t),
+            };
             if !decision.is_keep() {
                 return Outcome {
                     decision,

@@ -481,6 +481,35 @@ pub fn split_words(text: &str) -> Vec<&str> {
 }
 
 /// [`split_words`] into a caller-provided buffer (cleared first), to reuse its allocation.
+/// A document's words (as [`split_words_into`] splits them), split at most once however many
+/// filters of a pipeline ask for them: the split is most of what Gopher and FineWeb rules cost.
+pub struct Words<'a> {
+    text: &'a str,
+    words: Option<Vec<&'a str>>,
+}
+
+impl<'a> Words<'a> {
+    /// The words of `text`, not split yet.
+    pub fn new(text: &'a str) -> Self {
+        Self { text, words: None }
+    }
+
+    /// The words, split on the first call.
+    pub fn get(&mut self) -> &[&'a str] {
+        let text = self.text;
+        self.words.get_or_insert_with(|| {
+            let mut v = Vec::new();
+            split_words_into(text, &mut v);
+            v
+        })
+    }
+
+    /// The text the words are of.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+}
+
 pub fn split_words_into<'a>(text: &'a str, out: &mut Vec<&'a str>) {
     out.clear();
     for_each_token(text, |t| {
