@@ -42,6 +42,7 @@ pub struct RunOptions {
 }
 
 pub async fn run(spec: &LoadedSpec, opts: RunOptions) -> Result<RunSummary> {
+    size_thread_pool(spec.spec.engine.threads.unwrap_or_else(num_threads).max(1));
     if spec.spec.source.kafka.as_ref().is_some_and(|k| k.value.scale_out) {
         return crate::lanes::run_worker(spec, opts).await;
     }
@@ -111,6 +112,14 @@ async fn release_all(leases: impl Iterator<Item = Lease>) {
             tracing::warn!(error = %e, "could not release a lease; the next run waits until it lapses");
         }
     }
+}
+
+/// The stages' parallel loops (rayon) and DataFusion's partitions share `threads` cores: the first
+/// run of a process sizes rayon's global pool to its `engine.threads` (a pool of all cores beside
+/// `threads` partitions made `threads: 1` use every core, and more threads fight over them). Later
+/// runs in the same process keep that pool.
+fn size_thread_pool(threads: usize) {
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|i| format!("millrace-stage-{i}")).build_global();
 }
 
 async fn run_leased(
