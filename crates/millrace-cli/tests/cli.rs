@@ -187,38 +187,9 @@ fn chaos(root: &str, storage: &str, s3_endpoint: &str, kills: usize, seed: u64) 
     // then 0–14 ms into the next, so it lands during startup/repair, mid-epoch or mid-commit however
     // fast the machine is (a whole run takes ~0.3 s here, less than a clock-timed kill waited).
     for _ in 0..kills {
-        let mut child = bin()
-            .args(["run", spec.to_str().unwrap(), "--quiet", "--no-checks", "-v"])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("epoch committed") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        let mut running = true;
-        for _ in 0..rng.next(3) {
-            if rx.recv_timeout(std::time::Duration::from_secs(120)).is_err() {
-                running = false;
-                break;
-            }
-        }
-        if running {
-            std::thread::sleep(std::time::Duration::from_millis(rng.next(15)));
-        }
-        if !running || child.try_wait().unwrap().is_some() {
+        if kill_after_commits(&spec, &mut rng, 2, 15).is_none() {
             finished_early += 1;
-        } else {
-            child.kill().unwrap();
         }
-        child.wait().unwrap();
-        reader.join().unwrap();
     }
     let o = bin().args(["run", spec.to_str().unwrap(), "--json", "--no-checks"]).output().unwrap();
     assert!(o.status.success(), "the final run completes: {}", String::from_utf8_lossy(&o.stderr));
@@ -360,6 +331,46 @@ fn stream_spec(dir: &Path, bootstrap: &str, topic: &str, kafka_keys: &str) -> (s
     (out, spec)
 }
 
+/// Runs `pipeline run SPEC -v` and kills it with SIGKILL after 0..=`commits` of its `epoch
+/// committed` lines and then 0..`ms` milliseconds, so that the kill is timed by the run's own
+/// progress and not by the clock. Returns the number of commits it waited for, or `None` when the
+/// run had ended by itself first.
+fn kill_after_commits(spec: &Path, rng: &mut Lcg, commits: u64, ms: u64) -> Option<u64> {
+    let mut child = bin()
+        .args(["run", spec.to_str().unwrap(), "--quiet", "--no-checks", "-v"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("epoch committed") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let wanted = rng.next(commits + 1);
+    let mut running = true;
+    for _ in 0..wanted {
+        if rx.recv_timeout(std::time::Duration::from_secs(120)).is_err() {
+            running = false;
+            break;
+        }
+    }
+    if running {
+        std::thread::sleep(std::time::Duration::from_millis(rng.next(ms)));
+    }
+    let killed = running && child.try_wait().unwrap().is_none();
+    if killed {
+        child.kill().unwrap();
+    }
+    child.wait().unwrap();
+    reader.join().unwrap();
+    killed.then_some(wanted)
+}
+
 #[test]
 fn kafka_worker_kill_9_chaos_loses_and_duplicates_nothing() {
     let Some((bootstrap, topic)) = kafka_topic("chaos") else { return };
@@ -369,27 +380,25 @@ fn kafka_worker_kill_9_chaos_loses_and_duplicates_nothing() {
     let (out, spec) = stream_spec(dir.path(), &bootstrap, &topic, "    epoch: { max_records: 400 }\n");
     let mut rng = Lcg(23);
     let kills = 20;
-    let mut finished_early = 0;
+    let (mut finished_early, mut waited) = (0, 0);
+    // Each worker is killed after 0-2 of its commits and then 0-300 ms: mid-epoch or mid-commit
+    // however loaded the machine is.
     for _ in 0..kills {
-        let mut child = bin().args(["run", spec.to_str().unwrap(), "--quiet", "--no-checks"]).stderr(std::process::Stdio::null()).spawn().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(300 + rng.next(1200)));
-        if child.try_wait().unwrap().is_some() {
-            finished_early += 1;
-            continue;
+        match kill_after_commits(&spec, &mut rng, 2, 300) {
+            Some(n) => waited += n,
+            None => finished_early += 1,
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
     }
     producer.join().unwrap();
     assert_eq!(finished_early, 0, "a following worker runs until it is stopped");
     let o = bin().args(["run", spec.to_str().unwrap(), "--json", "--no-checks", "--set", "source.kafka.follow=false"]).output().unwrap();
-    assert!(o.status.success(), "the draining run completes: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "the draining run completes ({:?}): {}\n{}", o.status, String::from_utf8_lossy(&o.stderr), String::from_utf8_lossy(&o.stdout));
     // Readers kept between epochs wait at their partition's end: that is no error to report.
     assert!(!String::from_utf8_lossy(&o.stderr).contains("ERROR"), "{}", String::from_utf8_lossy(&o.stderr));
     // The killed workers committed most of the stream; the epochs of each are in the state.
     let checkpoints = std::fs::read_dir(out.join("_millrace/checkpoints")).unwrap().count();
     let plans = std::fs::read_dir(out.join("_millrace/plans")).unwrap().count();
-    assert!(checkpoints >= 10 && plans == checkpoints, "{checkpoints} checkpoints, {plans} plans");
+    assert!(waited >= 10 && checkpoints as u64 >= waited && plans == checkpoints, "{checkpoints} checkpoints, {plans} plans, {waited} commits seen before kills");
     assert_stream_exactly_once(&out, docs, bad_every);
 }
 
@@ -426,7 +435,7 @@ fn kafka_two_scale_out_workers_one_killed_lose_and_duplicate_nothing() {
     let status = steady.wait().unwrap();
     assert!(status.success(), "a stopped worker exits 0: {status:?}");
     let o = bin().args(["run", spec.to_str().unwrap(), "--json", "--no-checks", "--set", "source.kafka.follow=false"]).output().unwrap();
-    assert!(o.status.success(), "the draining run completes: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "the draining run completes ({:?}): {}\n{}", o.status, String::from_utf8_lossy(&o.stderr), String::from_utf8_lossy(&o.stdout));
     for p in 0..4 {
         let lane = out.join(format!("_millrace/lanes/{topic}-{p}/checkpoints"));
         assert!(std::fs::read_dir(&lane).map(|d| d.count()).unwrap_or(0) > 0, "lane {p} committed epochs");
