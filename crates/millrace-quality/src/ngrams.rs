@@ -42,11 +42,17 @@ pub(crate) struct WordStats {
     prefix: Vec<u64>,
     /// BASE^k for k up to the longest span needed so far.
     pow: Vec<u64>,
+    /// The n-grams seen by [`Self::all_duplicate_chars`], kept so each n reuses its capacity.
+    seen: FxHashSet<(u64, usize)>,
 }
 
 impl WordStats {
     pub(crate) fn new(words: &[&str]) -> Self {
+        // Per distinct word: its id, characters, bytes' polynomial hash and BASE^bytes, so the
+        // prefix hash advances by one multiply per word instead of one per byte (documents repeat
+        // most of their words). The prefix values are the same as hashing byte by byte.
         let mut intern: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut per_word: Vec<(usize, u64, u64)> = Vec::new();
         let mut ids = Vec::with_capacity(words.len());
         let mut char_cum = Vec::with_capacity(words.len() + 1);
         let mut byte_cum = Vec::with_capacity(words.len() + 1);
@@ -57,12 +63,20 @@ impl WordStats {
         let (mut cc, mut bc, mut h) = (0usize, 0usize, 0u64);
         for w in words {
             let next = intern.len() as u32;
-            ids.push(*intern.entry(w).or_insert(next));
-            cc += char_len(w);
-            bc += w.len();
-            for &b in w.as_bytes() {
-                h = add_mod(mul_mod(h, BASE), b as u64 + 1);
+            let id = *intern.entry(w).or_insert(next);
+            if id == next {
+                let (mut wh, mut pw) = (0u64, 1u64);
+                for &b in w.as_bytes() {
+                    wh = add_mod(mul_mod(wh, BASE), b as u64 + 1);
+                    pw = mul_mod(pw, BASE);
+                }
+                per_word.push((char_len(w), wh, pw));
             }
+            ids.push(id);
+            let (chars, wh, pw) = per_word[id as usize];
+            cc += chars;
+            bc += w.len();
+            h = add_mod(mul_mod(h, pw), wh);
             char_cum.push(cc);
             byte_cum.push(bc);
             prefix.push(h);
@@ -73,6 +87,7 @@ impl WordStats {
             byte_cum,
             prefix,
             pow: vec![1],
+            seen: FxHashSet::default(),
         }
     }
 
@@ -95,15 +110,23 @@ impl WordStats {
             return None;
         }
         let count = self.ids.len() - n + 1;
-        let mut counts: FxHashMap<&[u32], (u32, u32)> = FxHashMap::default();
-        counts.reserve(count);
-        for i in 0..count {
-            let e = counts.entry(&self.ids[i..i + n]).or_insert((0, i as u32));
-            e.0 += 1;
+        // (count, first position) of the most frequent n-gram; ties go to the one seen first.
+        fn best<K: std::hash::Hash + Eq>(count: usize, key: impl Fn(usize) -> K) -> Option<(u32, u32)> {
+            let mut counts: FxHashMap<K, (u32, u32)> = FxHashMap::default();
+            counts.reserve(count);
+            for i in 0..count {
+                let e = counts.entry(key(i)).or_insert((0, i as u32));
+                e.0 += 1;
+            }
+            counts.into_values().max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
         }
-        let (&_, &(c, first)) = counts
-            .iter()
-            .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.1.1.cmp(&a.1.1)))?;
+        let ids = &self.ids;
+        // Up to four 32-bit ids pack exactly into one integer key, which hashes in one step.
+        let (c, first) = if n <= 4 {
+            best(count, |i| ids[i..i + n].iter().fold(0u128, |k, &id| (k << 32) | id as u128))?
+        } else {
+            best(count, |i| &ids[i..i + n])?
+        };
         let first = first as usize;
         let len = self.char_cum[first + n] - self.char_cum[first] + (n - 1);
         Some(len * c as usize)
@@ -121,7 +144,8 @@ impl WordStats {
             .max()
             .unwrap_or(0);
         self.ensure_pow(max_span);
-        let mut unique: FxHashSet<(u64, usize)> = FxHashSet::default();
+        let mut unique = std::mem::take(&mut self.seen);
+        unique.clear();
         unique.reserve(n_words - n + 1);
         let (mut repeated, mut idx) = (0usize, 0usize);
         while idx + n <= n_words {
@@ -130,14 +154,15 @@ impl WordStats {
                 self.prefix[idx + n],
                 MOD - mul_mod(self.prefix[idx], self.pow[span]),
             );
-            if unique.contains(&(h, span)) {
+            // `insert` is false when the n-gram was seen: one hash lookup either way.
+            if unique.insert((h, span)) {
+                idx += 1;
+            } else {
                 repeated += self.char_cum[idx + n] - self.char_cum[idx];
                 idx += n;
-            } else {
-                unique.insert((h, span));
-                idx += 1;
             }
         }
+        self.seen = unique;
         repeated
     }
 }
@@ -145,6 +170,40 @@ impl WordStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_hashes_equal_hashing_the_concatenation_byte_by_byte() {
+        let words = ["the", "cat", "the", "ünïcode", "cat", "", "a", "the"];
+        let s = WordStats::new(&words);
+        let mut h = 0u64;
+        let mut want = vec![0u64];
+        for w in words {
+            for &b in w.as_bytes() {
+                h = add_mod(mul_mod(h, BASE), b as u64 + 1);
+            }
+            want.push(h);
+        }
+        assert_eq!(s.prefix, want);
+        assert_eq!(s.ids, vec![0, 1, 0, 2, 1, 3, 4, 0]);
+    }
+
+    #[test]
+    fn packed_and_sliced_keys_pick_the_same_top_n_gram() {
+        // Ties go to the n-gram seen first, whichever key type counts them.
+        let words: Vec<&str> = "b a b a c d c d c d b a".split(' ').collect();
+        let s = WordStats::new(&words);
+        for n in 1..=6 {
+            let by_slice = {
+                let mut counts: FxHashMap<&[u32], (u32, u32)> = FxHashMap::default();
+                for i in 0..=s.ids.len() - n {
+                    counts.entry(&s.ids[i..i + n]).or_insert((0, i as u32)).0 += 1;
+                }
+                let (c, first) = counts.into_values().max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1))).unwrap();
+                (s.char_cum[first as usize + n] - s.char_cum[first as usize] + n - 1) * c as usize
+            };
+            assert_eq!(s.top_duplicate_chars(n), Some(by_slice), "n = {n}");
+        }
+    }
 
     #[test]
     fn top_and_all_duplicates_match_hand_counts() {
