@@ -145,6 +145,23 @@ mod tests {
     }
 }
 
+/// Every row of `batch` as JSON, in order: one encoder pass over the batch instead of one per row
+/// (a batch of rejected rows is often most of a batch: a quality filter drops most documents).
+pub fn rows_json(batch: &arrow::record_batch::RecordBatch) -> Vec<String> {
+    let mut w = arrow::json::LineDelimitedWriter::new(Vec::with_capacity(batch.get_array_memory_size()));
+    if w.write(batch).is_err() || w.finish().is_err() {
+        return (0..batch.num_rows()).map(|i| row_json(batch, i)).collect();
+    }
+    let out = w.into_inner();
+    // JSON text escapes newlines inside strings, so each line is one row.
+    let rows: Vec<String> = out.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| String::from_utf8_lossy(l).into_owned()).collect();
+    if rows.len() == batch.num_rows() {
+        rows
+    } else {
+        (0..batch.num_rows()).map(|i| row_json(batch, i)).collect()
+    }
+}
+
 /// One row of a batch as a JSON object: the `record` of a reject that came from a table.
 pub fn row_json(batch: &arrow::record_batch::RecordBatch, i: usize) -> String {
     let slice = batch.slice(i, 1);
@@ -153,6 +170,23 @@ pub fn row_json(batch: &arrow::record_batch::RecordBatch, i: usize) -> String {
         return String::new();
     }
     String::from_utf8_lossy(&w.into_inner()).trim_end().to_string()
+}
+
+#[cfg(test)]
+mod row_tests {
+    use super::{row_json, rows_json};
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_batch_encodes_as_its_rows_one_by_one() {
+        let text: ArrayRef = Arc::new(StringArray::from(vec![Some("two\nlines"), None, Some("quote \" and \\"), Some("")]));
+        let n: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), Some(2), None, Some(4)]));
+        let b = arrow::record_batch::RecordBatch::try_from_iter([("text", text), ("n", n)]).unwrap();
+        let each: Vec<String> = (0..b.num_rows()).map(|i| row_json(&b, i)).collect();
+        assert_eq!(rows_json(&b), each);
+        assert_eq!(each[0], r#"{"text":"two\nlines","n":1}"#);
+    }
 }
 
 #[cfg(test)]

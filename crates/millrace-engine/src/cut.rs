@@ -19,7 +19,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
-use millrace_connectors::reject::{Reject, RejectSender, row_json};
+use millrace_connectors::reject::{Reject, RejectSender, rows_json};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -133,9 +133,9 @@ pub async fn split_rejects(batch: RecordBatch, rejects: &RejectSender, counters:
     let rejected_reasons = datafusion::arrow::compute::filter(&reasons, &rejected_mask)?;
     let rejected_reasons = strings(&rejected_reasons)?;
     let ids = rejected.column(0).as_any().downcast_ref::<StringArray>().cloned();
-    for i in 0..rejected.num_rows() {
+    for (i, record) in rows_json(&rejected).into_iter().enumerate() {
         let reason = rejected_reasons.value(i).to_string();
-        send_reject(rejects, ids.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i).to_string()), reason, row_json(&rejected, i)).await;
+        send_reject(rejects, ids.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i).to_string()), reason, record).await;
     }
     counters.stage_rejected.fetch_add(rejected.num_rows() as u64, Ordering::Relaxed);
     Ok(filter_record_batch(&data, &not(&rejected_mask)?)?)
