@@ -375,3 +375,22 @@ pub async fn dedupe(
     let table = StreamingTable::try_new(schema.clone(), streams)?;
     Ok(ctx.read_table(Arc::new(table))?)
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #[test]
+    fn spill_dirs_of_killed_processes_are_removed_and_live_ones_kept() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let base = std::env::temp_dir().join("millrace-spill");
+        let left = base.join(format!("{dead}-left"));
+        std::fs::create_dir_all(&left).unwrap();
+        std::fs::write(left.join("run-0.bin"), b"spilled").unwrap();
+        let live = tempfile::Builder::new().prefix(&format!("{}-", std::process::id())).tempdir_in(&base).unwrap();
+        let mine = super::spill_dir().unwrap();
+        assert!(!left.exists(), "a killed process's spill dir is removed");
+        assert!(live.path().exists(), "a live process's spill dir is kept");
+        assert!(mine.path().starts_with(&base) && mine.path().exists());
+    }
+}

@@ -205,6 +205,12 @@ async fn a_crash_after_publish_is_repaired_from_records_only() {
     millrace_engine::run(&s, Default::default()).await.expect_err("injected crash");
     fail::remove("before-checkpoint");
     assert!(out.join("_manifest/epoch-000002.json").exists(), "the crash left a published epoch behind");
+    // Partial local writes a kill leaves (`<name>#<n>`, hidden by object_store's own listing): the
+    // uncommitted epoch's manifest and a staged file are ours; a foreign `#1` name is not.
+    std::fs::write(out.join("_manifest/epoch-000002.json#7"), "partial").unwrap();
+    std::fs::create_dir_all(out.join("_staging/epoch-000002")).unwrap();
+    std::fs::write(out.join("_staging/epoch-000002/part-000002-000-0000.jsonl#3"), "partial").unwrap();
+    std::fs::write(out.join("keep.jsonl#1"), "keep").unwrap();
     // Files a user put there, one named like ours: never ours to delete.
     std::fs::write(out.join("notes.txt"), "keep").unwrap();
     std::fs::write(out.join("part-000099-000-0000.jsonl"), "{\"id\":\"user\"}\n").unwrap();
@@ -214,6 +220,9 @@ async fn a_crash_after_publish_is_repaired_from_records_only() {
     assert!(r.reconciled, "{r:?}");
     assert_exactly_once(&out, 3000);
     assert!(out.join("notes.txt").exists() && out.join("part-000099-000-0000.jsonl").exists(), "foreign files survive repair");
+    assert!(!out.join("_manifest/epoch-000002.json#7").exists(), "the pending epoch's partial manifest is removed");
+    assert!(!out.join("_staging/epoch-000002/part-000002-000-0000.jsonl#3").exists(), "partial staged files are removed");
+    assert!(out.join("keep.jsonl#1").exists(), "a foreign `#1` name survives repair");
     assert!(files_under(&out.join("_millrace/pending")).is_empty(), "no pending record left");
     // A third run with yet another split has nothing to do.
     let s3 = spec(&src, &out, "  epoch_bytes: 40KiB\n  split_bytes: 1MiB\n");
