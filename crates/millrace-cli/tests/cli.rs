@@ -608,3 +608,40 @@ fn specs_validate_against_the_schema_and_shape_errors_fail_it() {
     assert!(count("shape_errors") >= 6, "{r}");
     assert!(count("semantic_errors") >= 1, "{r}");
 }
+
+/// An editor completes spec keys from the generated schema: yaml-language-server (the server behind
+/// the YAML support of VS Code and neovim; `scripts/setup` installs it) is asked for completions in
+/// a spec whose first line is the README's `# yaml-language-server: $schema=...` header, at the top
+/// level, inside `source:` and inside a sink.
+#[test]
+fn an_editor_completes_spec_keys_from_the_schema() {
+    if Command::new("yaml-language-server").arg("--version").output().is_err() {
+        assert!(std::env::var("MILLRACE_REQUIRE_SERVICES").is_err(), "yaml-language-server is required (scripts/setup installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin().arg("schema").output().unwrap();
+    let schema = dir.path().join("spec.schema.json");
+    std::fs::write(&schema, &o.stdout).unwrap();
+    let spec = dir.path().join("spec.yaml");
+    let text = format!("# yaml-language-server: $schema={}\nname: x\nsource:\n  files: in/*.jsonl\n  \nsinks:\n  - parquet: out\n    \n\n", schema.display());
+    std::fs::write(&spec, text).unwrap();
+    let node = Command::new("node")
+        .arg(repo_root().join("tests/e2e/editor_completion.js"))
+        .arg(&spec)
+        .args(["8:0", "4:2", "7:4"])
+        .output()
+        .unwrap();
+    assert!(node.status.success(), "{}", String::from_utf8_lossy(&node.stderr));
+    let got: Vec<Vec<String>> = serde_json::from_slice(&node.stdout).unwrap();
+    let offers = |at: usize, keys: &[&str]| {
+        for k in keys {
+            assert!(got[at].iter().any(|l| l == k), "`{k}` not offered at position {at}: {:?}", got[at]);
+        }
+    };
+    // Every top-level key not yet written, every source key, the sink keys.
+    offers(0, &["checks", "dead_letter", "engine", "lineage", "metrics", "rejects", "report", "stages", "state", "storage"]);
+    assert!(!got[0].iter().any(|l| l == "name" || l == "source"), "keys already written are not offered: {:?}", got[0]);
+    offers(1, &["format", "id_field", "text_field", "on_error", "schema", "max_record_bytes", "split_bytes", "watch", "kafka", "delta"]);
+    offers(2, &["partition_by", "compression", "max_open_files", "schema_mode", "target_file_size"]);
+}

@@ -85,3 +85,27 @@ async fn null_partitions_committed_files_and_the_report_profile() {
     let run_json = fin.run_json.expect("run.json written");
     assert!(Path::new(run_json.trim_start_matches("file://")).is_file());
 }
+
+/// A `sql` check is a query: `COPY … TO`, DDL and `SET` are refused and write nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn sql_checks_cannot_write_files_or_change_the_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = write_corpus(tmp.path());
+    let target = tmp.path().join("exfiltrated.csv");
+    let s = spec(
+        tmp.path(),
+        &input,
+        &format!(
+            "  - sql: {{ name: copy, query: \"COPY (SELECT * FROM output) TO '{}'\" }}\n  - sql: {{ name: ddl, query: \"CREATE TABLE t AS SELECT 1\" }}\n  - sql: {{ name: set, query: \"SET datafusion.execution.batch_size = 1\" }}\n  - row_count: {{ min: 5, max: 5 }}\n",
+            target.display()
+        ),
+    );
+    millrace_engine::run(&s, millrace_engine::RunOptions::default()).await.unwrap();
+    let run = checks::run_checks(&s, &CheckOptions::default()).await.unwrap();
+    for name in ["copy", "ddl", "set"] {
+        let r = run.results.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("{name}: {:?}", run.results));
+        assert_eq!(r.status, CheckStatus::Error, "{name} is refused: {r:?}");
+    }
+    assert!(!target.exists(), "no file written by a check");
+    assert_eq!(run.results.iter().find(|r| r.name == "row_count").unwrap().status, CheckStatus::Pass);
+}

@@ -38,7 +38,25 @@ pub fn json_schema() -> Value {
     if let Some(defs) = defs {
         root.insert("$defs".into(), Value::Object(defs));
     }
+    drop_null_defaults(&mut schema);
     schema
+}
+
+/// Removes `"default": null`: it says no more than an optional key does, and yaml-language-server
+/// (the completion behind VS Code's and neovim's YAML support) fails a whole completion list on an
+/// object with such a key (it renders the null as a string scalar), so no key of `source`, `sinks`
+/// or any object holding an optional string was offered.
+fn drop_null_defaults(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.get("default").is_some_and(Value::is_null) {
+                m.remove("default");
+            }
+            m.values_mut().for_each(drop_null_defaults);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_null_defaults),
+        _ => {}
+    }
 }
 
 /// A model type of the spec, for reading its aliases back from serde.
